@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Mapping
 
 OSC_PREFIX = "/livegan"
-KINDS = ("float", "int", "bool")
+KINDS = ("float", "int", "bool", "trigger")
 
 
 class ParamError(ValueError):
@@ -31,6 +31,7 @@ class Param:
 
     `smoothing` is a time constant in seconds: after that long a jump has covered 63% of the way.
     Ints and bools never glide (a seed of 3.5 means nothing), whatever `smoothing` says.
+    A `trigger` is an action rather than a value (next seed, tap tempo): any message fires it.
     """
 
     group: str
@@ -64,6 +65,8 @@ class Param:
         Bools accept 0/1, true/false (as sent by TouchOSC buttons and Pd toggles); ints accept
         whole floats (Max sends floats from most number boxes).
         """
+        if self.kind == "trigger":
+            return 1.0
         if isinstance(value, bool):
             number = float(value)
         elif isinstance(value, (int, float)):
@@ -83,7 +86,7 @@ class Param:
         """`value` as the Python type of this param's kind."""
         if self.kind == "int":
             return int(round(value))
-        if self.kind == "bool":
+        if self.kind in ("bool", "trigger"):
             return value >= 0.5
         return float(value)
 
@@ -267,7 +270,9 @@ def format_table(params: Iterable[Param]) -> str:
     """The OSC address space as a Markdown table (used by `livegan osc list` and the README)."""
     rows = ["| address | type | range | default | description |", "|---|---|---|---|---|"]
     for p in params:
-        if p.kind == "bool":
+        if p.kind == "trigger":
+            rng, default = "any", "-"
+        elif p.kind == "bool":
             rng, default = "0/1", str(int(p.default))
         elif p.kind == "int":
             rng, default = f"{int(p.min)}..{int(p.max)}", str(int(p.default))

@@ -1,0 +1,53 @@
+"""The `livegan` command.
+
+Each subcommand lives in the module that owns its work and exposes two functions:
+`add_arguments(parser)` and `run(args) -> int`. This file only lists them, so the command line,
+its help and the README's command list come from one table.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). Modules are imported only when their command runs, so
+# `livegan osc list` never pays for importing torch-heavy training code.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("liveGAN.commands.run", "perform a patch live: window, projector or headless recording"),
+    "render": ("liveGAN.commands.render", "render a patch offline, frame by frame, into a video"),
+    "check": ("liveGAN.commands.check", "validate a patch and report every error at once"),
+    "osc": ("liveGAN.commands.osc", "list a patch's OSC address space, or send a message"),
+    "shaders": ("liveGAN.render.listing", "list shader effects and their parameters"),
+    "info": ("liveGAN.models.info", "describe a model file: format, architecture, sizes"),
+    "convert": ("liveGAN.models.convert", "convert a model to the native .safetensors format"),
+    "bench": ("liveGAN.models.bench", "time a model or preset: ms per frame, fps"),
+    "train": ("liveGAN.train.cli", "train a GAN on a folder of images"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livegan", description="liveGAN: play GANs live.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(command)
+        command.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

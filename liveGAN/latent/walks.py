@@ -1,0 +1,127 @@
+"""Latent walks: where in Z the generator looks at each moment.
+
+Place in the data flow: clock + params -> **walk** -> z for the generator worker. A walk is a pure
+function of (seed, phase, beat): the same patch, seed and clock give the same path, which keeps
+offline renders deterministic. Walks stay on the shell where a Gaussian z lives (norm about
+sqrt(z_dim)), so the generator never sees the washed-out centre of Z.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+WALKS = ("noise", "circle", "beats", "still")
+
+
+def seed_vectors(seed: int, count: int, z_dim: int) -> np.ndarray:
+    """`count` standard-normal vectors of size `z_dim`, fixed by `seed`."""
+    return np.random.default_rng(int(seed)).standard_normal((count, z_dim)).astype(np.float32)
+
+
+def _on_shell(z: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(z))
+    if norm < 1e-8:
+        return z
+    return z * (math.sqrt(z.shape[-1]) / norm)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation: the path between two latents that keeps their norm."""
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    ua, ub = a / max(na, 1e-8), b / max(nb, 1e-8)
+    omega = math.acos(float(np.clip(np.dot(ua, ub), -1.0, 1.0)))
+    if omega < 1e-4:
+        out = (1 - t) * a + t * b
+    else:
+        s = math.sin(omega)
+        out = (math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / s
+    return out.astype(np.float32)
+
+
+class Walk:
+    """One latent walk for one seed. `position(phase, beat)` gives z.
+
+    - `noise`: a smooth looping path made of a few harmonics (phase 2*pi loops back).
+    - `circle`: a great circle through two random latents.
+    - `beats`: jumps to a new latent on every `beats_per_step` beats, easing in over the beat.
+    - `still`: the seed's latent.
+    """
+
+    HARMONICS = 4
+
+    def __init__(self, kind: str, seed: int, z_dim: int, beats_per_step: float = 4.0) -> None:
+        if kind not in WALKS:
+            raise ValueError(f"walk must be one of {', '.join(WALKS)}, not {kind!r}")
+        self.kind, self.seed, self.z_dim = kind, int(seed), int(z_dim)
+        self.beats_per_step = beats_per_step
+        self._basis = seed_vectors(self.seed, 2 * self.HARMONICS, self.z_dim)
+
+    def position(self, phase: float, beat: float = 0.0) -> np.ndarray:
+        if self.kind == "still":
+            return _on_shell(self._basis[0].copy())
+        if self.kind == "circle":
+            return _on_shell(math.cos(phase) * self._basis[0] + math.sin(phase) * self._basis[1])
+        if self.kind == "noise":
+            z = np.zeros(self.z_dim, dtype=np.float32)
+            for k in range(self.HARMONICS):
+                # Higher harmonics move faster but weigh less: a slow drift with some detail.
+                weight = 1.0 / (k + 1)
+                z += weight * (math.cos((k + 1) * phase) * self._basis[2 * k]
+                               + math.sin((k + 1) * phase) * self._basis[2 * k + 1])
+            return _on_shell(z)
+        step = beat / self.beats_per_step
+        index = math.floor(step)
+        frac = step - index
+        ease = frac * frac * (3 - 2 * frac)
+        return _on_shell(slerp(self._keyframe(index), self._keyframe(index + 1), ease))
+
+    def _keyframe(self, index: int) -> np.ndarray:
+        return seed_vectors(self.seed * 100_003 + index, 1, self.z_dim)[0]
+
+
+class LatentState:
+    """The frame loop's latent: a walk that advances with `latent/speed` and glides across seeds.
+
+    Changing seed doesn't cut: the old walk's position crossfades (slerp) into the new walk's
+    over `glide` seconds, so `next seed` on stage is a move, not a jump.
+    """
+
+    def __init__(self, kind: str, seed: int, z_dim: int, glide: float = 1.5) -> None:
+        self.kind, self.z_dim, self.glide = kind, z_dim, glide
+        self.walk = Walk(kind, seed, z_dim)
+        self.phase = 0.0
+        self._previous: Walk | None = None
+        self._since_change = 0.0
+
+    @property
+    def seed(self) -> int:
+        return self.walk.seed
+
+    def set_seed(self, seed: int) -> None:
+        if int(seed) == self.walk.seed:
+            return
+        self._previous = self.walk
+        self._since_change = 0.0
+        self.walk = Walk(self.kind, seed, self.z_dim)
+
+    def set_kind(self, kind: str) -> None:
+        if kind != self.kind:
+            self.kind = kind
+            self._previous = self.walk
+            self._since_change = 0.0
+            self.walk = Walk(kind, self.walk.seed, self.z_dim)
+
+    def advance(self, dt: float, speed: float, beat: float) -> np.ndarray:
+        """Move along the walk by `dt * speed` radians of phase and return z."""
+        self.phase += dt * speed
+        z = self.walk.position(self.phase, beat)
+        if self._previous is not None:
+            self._since_change += dt
+            t = min(self._since_change / self.glide, 1.0) if self.glide > 0 else 1.0
+            if t >= 1.0:
+                self._previous = None
+            else:
+                ease = t * t * (3 - 2 * t)
+                z = _on_shell(slerp(self._previous.position(self.phase, beat), z, ease))
+        return z

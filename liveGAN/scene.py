@@ -1,0 +1,54 @@
+"""Loading what a patch's `[model]` names: the generator, its runtime and its live controls.
+
+Place in the data flow: patch -> **scene** -> generator worker. Used at start-up and, for a
+patch edited while playing, on the reloader thread (never on the render thread).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from liveGAN.patch import ModelSpec
+
+
+@dataclass
+class ModelBundle:
+    """A loaded generator with everything the worker needs to play it."""
+
+    G: Any
+    runtime: Any
+    controls: Any
+
+    @property
+    def z_dim(self) -> int:
+        return int(self.G.z_dim)
+
+    @property
+    def num_ws(self) -> int:
+        return int(self.G.num_ws)
+
+
+def load_bundle(spec: ModelSpec, device: str | None = None) -> ModelBundle:
+    """Load the model of `spec` on `device` (or the patch's device) with its runtime."""
+    import torch
+
+    from liveGAN.models import load_generator
+    from liveGAN.models.controls import ModelControls
+    from liveGAN.models.runtime import GeneratorRuntime, pick_device
+
+    target = pick_device(device or spec.device)
+    if target.type == "cpu":
+        # One thread for the generator leaves the other core to GL rendering and encoding.
+        torch.set_num_threads(1)
+    if spec.preset is not None:
+        from liveGAN.models.presets import build_preset
+
+        G = build_preset(spec.preset).to(target).eval().requires_grad_(False)
+    elif spec.custom is not None:
+        G = load_generator(spec.path, target, custom={"factory": spec.custom,
+                                                      "z_dim": spec.z_dim,
+                                                      "output_range": spec.output_range})
+    else:
+        G = load_generator(spec.path, target)
+    runtime = GeneratorRuntime(G, target, precision=spec.precision)
+    return ModelBundle(G, runtime, ModelControls(G))
