@@ -151,12 +151,14 @@ class Engine:
     """Builds a scene from a patch and plays it. `run()` returns a Summary."""
 
     def __init__(self, patch_path: str | Path, options: RunOptions | None = None,
-                 print_fn: Callable[[str], None] | None = None) -> None:
+                 print_fn: Callable[[str], None] | None = None,
+                 bundle: ModelBundle | None = None) -> None:
+        """`bundle` replaces the patch's model (benchmarks use a stand-in generator)."""
         self.options = options or RunOptions()
         self.print = print_fn or (lambda msg: print(msg, flush=True))
         self.log = RateLimitedLog(sink=self.print)
         self.patch = load_patch(patch_path)
-        self.bundle = load_bundle(self.patch.model, self.options.device)
+        self.bundle = bundle or load_bundle(self.patch.model, self.options.device)
         self._stop = False
         self.window = None
         self.recorder = None
@@ -187,7 +189,7 @@ class Engine:
 
         stages = [Stage(s.effect, s.name) for s in patch.stages]
         return ShaderChain(self.ctx, stages, self.out_size, search_path=patch.shader_paths,
-                           log=self.print)
+                           work_size=patch.work_size, log=self.print)
 
     def _adopt(self, patch: Patch, registry: Registry, previous: Patch | None) -> None:
         """Make `registry` and `patch` current: sync values, apply patch values, mappings, OSC."""
@@ -235,6 +237,7 @@ class Engine:
         fps = opts.fps or self.patch.fps
         bpm = self.values["clock/bpm"]
         clock = FixedClock(fps, bpm) if opts.offline else RealtimeClock(fps, bpm)
+        self.clock = clock
         self.latent = LatentState(self.patch.walk, self.values.typed("latent/seed"),
                                   self.bundle.z_dim)
 
@@ -297,8 +300,8 @@ class Engine:
             if self.window is not None:
                 self.window.close()
         stats = interval_stats(getattr(clock, "intervals", []))
-        summary.frames_shown = clock.frame + 1
-        summary.generator_frames = worker.frames_made if worker else summary.frames_shown
+        summary.frames_shown = self.frames_shown
+        summary.generator_frames = worker.frames_made if worker else self.frames_shown
         summary.interval_p50_ms = stats["p50_ms"] if not opts.offline else 1000.0 / fps
         summary.interval_p99_ms = stats["p99_ms"] if not opts.offline else 1000.0 / fps
         summary.late_frames = clock.late_frames
@@ -315,9 +318,13 @@ class Engine:
         blackout_level = 0.0
         last_watch = 0.0
         recorded = 0
+        self.frame_costs: list[float] = []
+        self.frames_shown = 0
         while not self._stop:
             dt = clock.tick()
             now = clock.now()
+            work_start = time.perf_counter()
+            generated_ms = 0.0
             if opts.frames is not None and clock.frame >= opts.frames:
                 break
             if opts.duration is not None and clock.time >= opts.duration:
@@ -348,7 +355,9 @@ class Engine:
             else:
                 from liveGAN.generator import Frame
 
+                started = time.perf_counter()
                 frame = Frame(self.sync_maker(request), clock.frame, now, 0.0)
+                generated_ms = time.perf_counter() - started
             if frame is not None and frame.seq != shown_seq:
                 self._upload(frame.pixels)
                 if shown_seq >= 0:
@@ -377,6 +386,12 @@ class Engine:
                 self.window.present(out, self._hud(clock) if self.window.hud_visible else None)
             if self.recorder is not None:
                 recorded = self._record(out, clock, recorded)
+            self.frames_shown += 1
+
+            # What this frame cost the render thread, the generator excluded (for benchmarks).
+            self.frame_costs.append(time.perf_counter() - work_start - generated_ms)
+            if len(self.frame_costs) > 100_000:
+                del self.frame_costs[:50_000]
 
             # Hot reload, a few times a second (a stat per file, no parsing on this thread).
             if now - last_watch > 0.5 and opts.watch and not opts.offline:
@@ -483,7 +498,8 @@ class Engine:
         try:
             if [(s.effect, s.name) for s in patch.stages] != \
                     [(s.effect, s.name) for s in self.patch.stages] \
-                    or patch.shader_paths != self.patch.shader_paths:
+                    or patch.shader_paths != self.patch.shader_paths \
+                    or patch.work_size != self.patch.work_size:
                 new_chain = self._build_chain(patch)
                 chain = new_chain
             registry = build_registry(bundle, chain)

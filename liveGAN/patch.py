@@ -74,6 +74,7 @@ class Patch:
     walk: str = "noise"
     size: tuple[int, int] = (1280, 720)
     fps: float = 60.0
+    work_size: int | None = None
     record: Path | None = None
     fullscreen: bool = False
     display: int = 0
@@ -266,10 +267,11 @@ def parse_patch(data: dict, path: Path) -> Patch:
     initial("clock/bpm", "clock.bpm", r.number(ck, "bpm", "clock.bpm", None))
 
     # [output]
-    out = r.table(data, "output", ("size", "fps", "fit", "record", "fullscreen", "display",
-                                   "fade", "blend"))
+    out = r.table(data, "output", ("size", "work_size", "fps", "fit", "record", "fullscreen",
+                                   "display", "fade", "blend"))
     patch.size = r.pair(out, "size", "output.size", (1280, 720), integer=True, positive=True)
     patch.fps = r.number(out, "fps", "output.fps", 60.0, 1, 240)
+    patch.work_size = r.number(out, "work_size", "output.work_size", None, 16, 4096, integer=True)
     fit = r.choice(out, "fit", "output.fit", None, FITS)
     initial("output/fit", "output.fit", None if fit is None else FITS.index(fit))
     record = r.string(out, "record", "output.record")

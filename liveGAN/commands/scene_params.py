@@ -12,7 +12,8 @@ from liveGAN.patch import Patch, Problem
 def patch_registry(patch: Patch) -> tuple[Registry | None, list[Problem]]:
     """The registry a patch would play with, and problems found building it."""
     from liveGAN.engine import standard_params
-    from liveGAN.render.shaders import effect_params
+    from liveGAN.render.chain import FIT_EFFECT, FIT_GROUP
+    from liveGAN.render.shaders import find_effect, parse_effect, search_path
     from liveGAN.scene import load_bundle
 
     problems: list[Problem] = []
@@ -26,14 +27,13 @@ def patch_registry(patch: Patch) -> tuple[Registry | None, list[Problem]]:
     registry = Registry(standard_params(bundle.num_ws if bundle else 18))
     if bundle is not None:
         registry.extend(bundle.controls.params())
-    for i, stage in enumerate(patch.stages):
+    folders = search_path(patch.shader_paths)
+    stages = [(f"shaders[{i}].effect", s.effect, s.name) for i, s in enumerate(patch.stages)]
+    for where, effect, group in stages + [("output.fit", FIT_EFFECT, FIT_GROUP)]:
         try:
-            registry.extend(effect_params(stage.effect, stage.name, patch.shader_paths))
+            registry.extend(parse_effect(find_effect(effect, folders)).declared(group))
         except Exception as err:
-            problems.append(Problem(file, f"shaders[{i}].effect", f"{stage.effect!r} ({err})",
+            problems.append(Problem(file, where, f"{effect!r} ({err})",
                                     "an effect found on the shader search path "
                                     "(see `livegan shaders`)"))
-    from liveGAN.render.shaders import fit_param
-
-    registry.declare(fit_param())
     return registry, problems

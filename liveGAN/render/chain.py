@@ -1,0 +1,380 @@
+"""The shader chain: generator frames in, one output framebuffer out, once per displayed frame.
+
+Place in the data flow: generator -> image textures -> **chain** -> outputs (window, recorder).
+`render` blends the two newest generator frames into a square working buffer, runs each effect
+stage (`shaders/*.glsl`, see `shaders.py` for how an effect is written), and finishes with the
+`fit` stage, which maps the square picture onto the output size and applies the master fade.
+
+Orientation: generator frames arrive with row 0 = the image's top row (numpy order), which is
+upside down in GL terms. The blend pass turns them over, so every stage and the output
+framebuffer are in plain GL orientation (v_uv.y = 0 at the bottom). Reading the result back:
+`np.flipud(np.frombuffer(fbo.read(), np.uint8).reshape(h, w, 3))` is the picture the right way up.
+
+GL objects (textures, framebuffers, programs, samplers) are made in the constructor and only
+remade when a shader reloads or `resize` is called, never per frame. Only the frame loop's
+thread, which owns the GL context, may call into a chain.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from liveGAN.params import Param
+from liveGAN.render.shaders import (VERTEX_SHADER, Effect, ShaderError, compile_effect,
+                                    find_effect, parse_effect, search_path)
+
+FIT_EFFECT = "fit"
+FIT_GROUP = "output"
+MAX_WORK_SIDE = 2048
+# Half floats keep slow feedback decays from sticking at a dim 8-bit level and allow HDR glow.
+WORK_DTYPE = "f2"
+# Stage names become OSC address parts (/livegan/<stage>/<param>).
+_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+_BLEND_SHADER = """#version 330 core
+uniform sampler2D u_a;
+uniform sampler2D u_b;
+uniform float u_mix;
+in vec2 v_uv;
+out vec4 frag_color;
+void main() {
+    // Turn the picture over: generator row 0 (image top) sits at GL texture row 0 (bottom).
+    vec2 q = vec2(v_uv.x, 1.0 - v_uv.y);
+    frag_color = vec4(mix(texture(u_a, q).rgb, texture(u_b, q).rgb, u_mix), 1.0);
+}
+"""
+
+
+@dataclass
+class FrameUniforms:
+    """The engine's per-frame values, handed to every stage as `u_*` uniforms."""
+
+    time: float = 0.0
+    frame: int = 0
+    beat: float = 0.0
+    beat_phase: float = 0.0
+    bpm: float = 120.0
+    fade: float = 1.0
+    level: float = 0.0
+    bass: float = 0.0
+    mid: float = 0.0
+    treble: float = 0.0
+    onset: float = 0.0
+
+
+_FRAME_FIELDS = ("time", "frame", "beat", "beat_phase", "bpm", "fade",
+                 "level", "bass", "mid", "treble", "onset")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One effect in a chain; `name` is the instance name (param group), default the effect."""
+
+    effect: str
+    name: str | None = None
+
+    @property
+    def group(self) -> str:
+        return self.name or self.effect
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+class _Pass:
+    """A compiled effect and what rendering it needs: uniforms looked up once, feedback buffers."""
+
+    def __init__(self, ctx, effect: Effect, group: str) -> None:
+        self.effect = effect
+        self.group = group
+        self.stamp = _stamp(effect.path)
+        self.program = compile_effect(ctx, effect)
+        self.vao = ctx.vertex_array(self.program, [])
+        # Unused uniforms are optimised out by the driver, so look each one up and keep the live ones.
+        self.engine = [(self.program[f"u_{name}"], name, int if name == "frame" else float)
+                       for name in _FRAME_FIELDS if self._live(f"u_{name}")]
+        self.resolution = self.program.get("u_resolution", None)
+        self.input_size = self.program.get("u_input_size", None)
+        self.params = [(self.program[s.name], f"{group}/{s.name}", s.default, s.kind)
+                       for s in effect.params if self._live(s.name)]
+        for unit, sampler in ((0, "u_input"), (1, "u_prev")):
+            if self._live(sampler):
+                self.program[sampler].value = unit
+        self.uses_prev = self._live("u_prev")
+        self.history: list = []  # [(texture, framebuffer)] x 2 when uses_prev
+        self.current = 0
+
+    def _live(self, name: str) -> bool:
+        return self.program.get(name, None) is not None
+
+    def declared(self) -> list[Param]:
+        return self.effect.declared(self.group)
+
+    def set_uniforms(self, values: Mapping[str, float], frame: FrameUniforms,
+                     resolution: tuple[int, int], input_size: tuple[int, int]) -> None:
+        for uniform, field, cast in self.engine:
+            uniform.value = cast(getattr(frame, field))
+        if self.resolution is not None:
+            self.resolution.value = resolution
+        if self.input_size is not None:
+            self.input_size.value = input_size
+        for uniform, key, default, kind in self.params:
+            value = values.get(key, default)
+            uniform.value = float(value) if kind == "float" else int(round(value))
+
+    def release(self) -> None:
+        for texture, fbo in self.history:
+            fbo.release()
+            texture.release()
+        self.history = []
+        self.vao.release()
+        self.program.release()
+
+
+class ShaderChain:
+    """Generator frames -> effect stages -> `fit` -> output framebuffer, allocation-free per frame.
+
+    Each stage's params are `liveGAN.params.Param`s grouped by the stage's instance name, plus
+    `output/fit` (0 fit/letterbox, 1 fill/crop, 2 stretch). Stages that read `u_prev` keep
+    their own previous output (feedback); the others share two ping-pong buffers.
+    """
+
+    def __init__(self, ctx, stages: list[Stage], output_size: tuple[int, int],
+                 search_path: list[Path] | None = None, work_size: int | None = None,
+                 log: Callable[[str], None] = print) -> None:
+        import moderngl
+
+        self.ctx = ctx
+        self.stages = list(stages)
+        self.search_path = _search_path(search_path)
+        self.log = log
+        self._passes: list[_Pass] = []
+        self._fit: _Pass | None = None
+        self._buffers: list = []
+        self._output = None
+        self.output_size = (0, 0)
+        self.work_size = 0
+        self._check_stage_names()
+        self._blend_flag = moderngl.BLEND
+        self._linear = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR),
+                                   repeat_x=False, repeat_y=False)
+        self._blend = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=_BLEND_SHADER)
+        self._blend["u_a"].value = 0
+        self._blend["u_b"].value = 1
+        self._mix_uniform = self._blend["u_mix"]
+        self._blend_vao = ctx.vertex_array(self._blend, [])
+        try:
+            for stage in self.stages:
+                self._passes.append(self._load(stage.effect, stage.group))
+            self._fit = self._load(FIT_EFFECT, FIT_GROUP)
+        except ShaderError:
+            self.release()
+            raise
+        self.resize(output_size, work_size)
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _check_stage_names(self) -> None:
+        seen: set[str] = set()
+        for stage in self.stages:
+            if stage.effect == FIT_EFFECT:
+                raise ShaderError("the fit effect is always the last stage; "
+                                  "leave it out of the chain")
+            group = stage.group
+            if not _STAGE_NAME.match(group):
+                raise ShaderError(f"stage name {group!r}: use letters, digits, _ or -")
+            if group == FIT_GROUP:
+                raise ShaderError(f"stage name {group!r} is reserved for the output stage")
+            if group in seen:
+                raise ShaderError(f"two stages are named {group!r}; give each repeated effect "
+                                  "its own name")
+            seen.add(group)
+
+    def _load(self, effect: str, group: str) -> _Pass:
+        return _Pass(self.ctx, parse_effect(find_effect(effect, self.search_path)), group)
+
+    def resize(self, output_size: tuple[int, int], work_size: int | None = None) -> None:
+        """(Re)make the working, feedback and output buffers for a new output size."""
+        width, height = int(output_size[0]), int(output_size[1])
+        if width < 1 or height < 1:
+            raise ValueError(f"output size must be positive, got {output_size}")
+        limit = min(MAX_WORK_SIDE, int(self.ctx.info.get("GL_MAX_TEXTURE_SIZE", MAX_WORK_SIDE)))
+        side = int(work_size) if work_size else min(max(width, height), limit)
+        self._release_buffers()
+        self.output_size = (width, height)
+        self.work_size = max(1, side)
+        self._buffers = [self._make_buffer() for _ in range(2)]
+        for stage_pass in self._passes:
+            self._make_history(stage_pass)
+        out = self.ctx.texture((width, height), 4)
+        self._output = (out, self.ctx.framebuffer(color_attachments=[out]))
+
+    def _make_buffer(self):
+        side = self.work_size
+        texture = self.ctx.texture((side, side), 4, dtype=WORK_DTYPE)
+        fbo = self.ctx.framebuffer(color_attachments=[texture])
+        fbo.clear(0.0, 0.0, 0.0, 1.0)
+        return texture, fbo
+
+    def _make_history(self, stage_pass: _Pass) -> None:
+        if stage_pass.uses_prev and not stage_pass.history:
+            stage_pass.history = [self._make_buffer() for _ in range(2)]
+
+    # -- the public API ------------------------------------------------------------------------
+
+    def params(self) -> list[Param]:
+        """Every stage's declared params plus `output/fit`."""
+        declared: list[Param] = []
+        for stage_pass in self._passes:
+            declared.extend(stage_pass.declared())
+        declared.extend(self._fit.declared())
+        return declared
+
+    def render(self, frames, mix: float, values: Mapping[str, float],
+               uniforms: FrameUniforms):
+        """Blend `frames` (a, b) by `mix`, run every stage, and return the output framebuffer.
+
+        `values` maps `group/name` to the current param value; a missing key plays the declared
+        default. The returned framebuffer stays bound and is reused every frame: copy or draw it
+        before the next call, and bind your own target (`ctx.screen.use()`) to draw elsewhere.
+        """
+        ctx = self.ctx
+        side = self.work_size
+        frame_a, frame_b = frames
+        input_size = frame_a.size
+        ctx.disable(self._blend_flag)
+
+        target = 0
+        texture, fbo = self._buffers[target]
+        fbo.use()
+        frame_a.use(0)
+        frame_b.use(1)
+        self._linear.use(0)
+        self._linear.use(1)
+        self._mix_uniform.value = float(mix)
+        self._blend_vao.render(vertices=3)
+        source = texture
+
+        for stage_pass in self._passes:
+            if stage_pass.history:
+                previous = stage_pass.history[stage_pass.current][0]
+                stage_pass.current ^= 1
+                texture, fbo = stage_pass.history[stage_pass.current]
+            else:
+                previous = None
+                target ^= 1
+                texture, fbo = self._buffers[target]
+                if texture is source:
+                    target ^= 1
+                    texture, fbo = self._buffers[target]
+            stage_pass.set_uniforms(values, uniforms, (side, side), input_size)
+            fbo.use()
+            source.use(0)
+            self._linear.use(0)
+            if previous is not None:
+                previous.use(1)
+                self._linear.use(1)
+            stage_pass.vao.render(vertices=3)
+            source = texture
+
+        out_texture, out_fbo = self._output
+        out_fbo.use()
+        self._fit.set_uniforms(values, uniforms, self.output_size, input_size)
+        source.use(0)
+        self._linear.use(0)
+        self._fit.vao.render(vertices=3)
+        self._linear.clear(0)
+        self._linear.clear(1)
+        return out_fbo
+
+    def check_reload(self) -> bool:
+        """Recompile stages whose shader file changed; True when the declared params changed.
+
+        A file that no longer parses or compiles leaves the last good program running and is
+        reported once (file:line), until it changes again. Call this a few times a second at
+        most: it stats every effect file on the search path.
+        """
+        before = self.params()
+        for index, stage_pass in enumerate([*self._passes, self._fit]):
+            fresh = self._reloaded(stage_pass)
+            if fresh is None:
+                continue
+            if index < len(self._passes):
+                self._passes[index] = fresh
+                self._make_history(fresh)
+            else:
+                self._fit = fresh
+        return self.params() != before
+
+    def _reloaded(self, old: _Pass) -> _Pass | None:
+        effect_name = old.effect.name
+        try:
+            path = find_effect(effect_name, self.search_path)
+        except ShaderError as exc:
+            if old.stamp is not None:
+                self.log(f"{exc}; keeping the last good version")
+                old.stamp = None
+            return None
+        stamp = _stamp(path)
+        if path == old.effect.path and stamp == old.stamp:
+            return None
+        old.stamp = stamp
+        try:
+            fresh = _Pass(self.ctx, parse_effect(path), old.group)
+        except ShaderError as exc:
+            self.log(f"shader {exc} (keeping the last good version)")
+            # Point at the new file so a fix to it is noticed and only this edit is reported.
+            old.effect = Effect(name=effect_name, path=path, source=old.effect.source,
+                                description=old.effect.description, params=old.effect.params)
+            return None
+        fresh.stamp = stamp
+        if old.history and fresh.uses_prev:
+            # Keep the trail through an edit instead of flashing black.
+            fresh.history, fresh.current = old.history, old.current
+            old.history = []
+        old.release()
+        self.log(f"reloaded shader {path}")
+        return fresh
+
+    def release(self) -> None:
+        """Free every GL object the chain made (the frames passed to `render` stay the caller's)."""
+        self._release_buffers()
+        for stage_pass in self._passes:
+            stage_pass.release()
+        self._passes = []
+        if self._fit is not None:
+            self._fit.release()
+            self._fit = None
+        for name in ("_blend_vao", "_blend", "_linear"):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                obj.release()
+                setattr(self, name, None)
+
+    def _release_buffers(self) -> None:
+        for texture, fbo in self._buffers:
+            fbo.release()
+            texture.release()
+        self._buffers = []
+        for stage_pass in self._passes:
+            for texture, fbo in stage_pass.history:
+                fbo.release()
+                texture.release()
+            stage_pass.history = []
+        if self._output is not None:
+            texture, fbo = self._output
+            fbo.release()
+            texture.release()
+            self._output = None
+
+
+def _search_path(folders: list[Path] | None) -> list[Path]:
+    return search_path(folders or [])
