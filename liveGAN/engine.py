@@ -258,7 +258,14 @@ class Engine:
         if record_path is not None:
             from liveGAN.outputs.record import Recorder
 
-            self.recorder = Recorder(record_path, self.out_size, fps, log=self.print)
+            record_path = Path(record_path)
+            free, number = record_path, 1
+            while free.exists():  # never replace a recording the user already has
+                free = record_path.with_name(f"{record_path.stem}-{number}{record_path.suffix}")
+                number += 1
+            if free != record_path:
+                self.print(f"{record_path} exists; recording to {free} instead")
+            self.recorder = Recorder(free, self.out_size, fps, log=self.print)
 
         osc_port = None if opts.no_osc or opts.offline else \
             (opts.osc_port if opts.osc_port is not None else self.patch.osc_port)
@@ -325,7 +332,7 @@ class Engine:
             now = clock.now()
             work_start = time.perf_counter()
             generated_ms = 0.0
-            if opts.frames is not None and clock.frame >= opts.frames:
+            if opts.frames is not None and self.frames_shown >= opts.frames:
                 break
             if opts.duration is not None and clock.time >= opts.duration:
                 break
@@ -366,7 +373,10 @@ class Engine:
                 arrivals = (arrivals[1], frame.done_at)
                 shown_seq = frame.seq
             if not self._textures:
-                continue  # nothing generated yet: keep pacing, show nothing
+                # Nothing generated yet (the model's first frame is on its way): stay black.
+                if self.window is not None:
+                    self.window.present(None)
+                continue
             if self.values["output/blend"] >= 0.5 and gen_interval > 0 and self.worker:
                 mix = min(max((time.perf_counter() - arrivals[1]) / gen_interval, 0.0), 1.0)
             else:
@@ -383,7 +393,9 @@ class Engine:
             out = self.chain.render((self._textures[0], self._textures[1]), mix,
                                     self.values.current, uniforms)
             if self.window is not None:
-                self.window.present(out, self._hud(clock) if self.window.hud_visible else None)
+                # The chain's output is in GL orientation (row 0 at the bottom).
+                self.window.present(out, self._hud(clock) if self.window.hud_visible else None,
+                                    rows_top_first=False)
             if self.recorder is not None:
                 recorded = self._record(out, clock, recorded)
             self.frames_shown += 1
@@ -468,7 +480,7 @@ class Engine:
             else clock.frame + 1
         copies = max(1, min(due - recorded, 4))
         for _ in range(copies):
-            self.recorder.write(frame)
+            self.recorder.write(frame, block=self.options.offline)
         return recorded + copies
 
     def _hud(self, clock) -> list[str]:

@@ -12,7 +12,7 @@ def user_message(err: BaseException) -> str | None:
     if os.environ.get("LIVEGAN_DEBUG"):
         return None
     text = str(err).strip() or type(err).__name__
-    known = {"ModelLoadError", "ShaderError", "RecorderError", "PatchError"}
+    known = {"ModelLoadError", "ShaderError", "RecorderError", "PatchError", "WindowError"}
     if type(err).__name__ in known or isinstance(err, (OSError, ValueError)):
         return f"error: {text}"
     return f"error: {type(err).__name__}: {text} (set LIVEGAN_DEBUG=1 for the traceback)"

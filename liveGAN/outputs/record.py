@@ -1,0 +1,457 @@
+"""The video recorder: finished frames -> an H.264 file on disk.
+
+Place in the data flow: shader chain -> **outputs** (window, recorder, ...). The frame loop hands
+each finished frame to `Recorder.write`, which only copies it into a preallocated buffer and
+queues it; a worker thread converts, encodes (x264 through PyAV) and muxes. The frame loop never
+waits for the encoder: when the queue is full the frame is dropped and counted. `FrameGrabber`
+reads frames back from GL one frame late, so the readback does not stall the frame loop either.
+
+A show can end badly (power cut, a crash, SIGKILL), so the file must be playable at every moment:
+- `.mp4` is written as fragmented MP4 (empty moov, one fragment per keyframe, a keyframe every
+  second), so everything up to the last finished fragment decodes;
+- `.mkv` (Matroska) writes a cluster at least every second as it goes.
+
+Where the file goes, and why: while recording, frames go to `<name>.partial<ext>` beside the
+target (e.g. `show.partial.mp4` for `show.mp4`); `close()` renames it to the target. So an
+existing recording is never replaced by a half-written one, and a show that was killed leaves
+its playable `.partial` file right beside where the recording was meant to be. A target that
+already exists is refused unless `overwrite=True`; a leftover `.partial` file from an earlier
+crash is never written over (the next free `<name>.partial-N<ext>` is used instead).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import threading
+import time
+import weakref
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+# Container format for each supported extension, with the muxer options that keep a file
+# playable if the process dies mid-recording.
+CONTAINERS = {
+    ".mp4": "mp4",
+    ".mkv": "matroska",
+}
+DEFAULT_CODEC = "libx264"
+# Encoders that need hardware; when one cannot open, the recorder falls back to DEFAULT_CODEC.
+HARDWARE_SUFFIXES = ("_nvenc", "_qsv", "_amf", "_vaapi", "_videotoolbox")
+# Frames at or below this many pixels get x264's `veryfast` (smaller files, still real time on
+# two cores); bigger frames get `ultrafast`, whose cost is what keeps up at 1024² and above.
+VERYFAST_MAX_PIXELS = 512 * 512
+# How many recent per-frame encode times `encode_stats` looks at.
+STATS_WINDOW = 256
+
+
+class RecorderError(ValueError):
+    """A recording that cannot start (bad path, size, codec); the message says what and where."""
+
+
+def _free_partial_path(target: Path) -> Path:
+    """`<stem>.partial<ext>` beside `target`, or `<stem>.partial-N<ext>` if that is taken
+    (a leftover from a killed show is somebody's recording: never write over it)."""
+    candidate = target.with_name(f"{target.stem}.partial{target.suffix}")
+    number = 1
+    while candidate.exists():
+        candidate = target.with_name(f"{target.stem}.partial-{number}{target.suffix}")
+        number += 1
+    return candidate
+
+
+def _free_final_path(target: Path) -> Path:
+    """`target`, or `<stem>-N<ext>` if something appeared there while we were recording."""
+    candidate, number = target, 1
+    while candidate.exists():
+        candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
+        number += 1
+    return candidate
+
+
+def _codec_options(codec: str, quality: int, fps: float, pixels: int,
+                   preset: str | None) -> dict[str, str]:
+    """Encoder options for real time: a fast preset, constant quality, a keyframe every second.
+
+    Every keyframe starts a new MP4 fragment, so the keyframe interval is also how much of the
+    end of a recording a crash can cost.
+    """
+    keyframe_interval = str(max(1, round(fps)))
+    if codec in ("libx264", "libx264rgb"):
+        if preset is None:
+            preset = "veryfast" if pixels <= VERYFAST_MAX_PIXELS else "ultrafast"
+        # zerolatency: no lookahead and no B-frames, so each frame leaves the encoder at once
+        # (nothing is held back in the encoder when the process dies).
+        return {"preset": preset, "tune": "zerolatency", "crf": str(quality),
+                "g": keyframe_interval}
+    if codec.endswith("_nvenc"):
+        return {"preset": preset or "p1", "tune": "ll", "rc": "vbr", "cq": str(quality),
+                "g": keyframe_interval, "bf": "0"}
+    return {"g": keyframe_interval}
+
+
+def _container_options(format_name: str) -> dict[str, str]:
+    """Muxer options that keep the file playable while it grows (see the module docstring)."""
+    if format_name == "mp4":
+        return {"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                "flush_packets": "1"}
+    # Matroska: a new cluster every second at most, pushed to disk as it is finished.
+    return {"cluster_time_limit": "1000", "flush_packets": "1"}
+
+
+class Recorder:
+    """Records frames to an H.264 video (`.mp4` or `.mkv`) at a constant frame rate.
+
+    `size` is (width, height) of the frames that will be written. H.264 in yuv420p needs even
+    sizes: an odd width or height is padded by one row/column (a copy of the edge) and said once.
+    `quality` is x264's CRF (0 lossless .. 51 worst; 18-23 looks good). `codec` defaults to
+    libx264; `h264_nvenc` works where the machine has an NVIDIA encoder (where it cannot open,
+    the recorder says so and uses libx264; `codec` tells which one runs). `preset` overrides the
+    encoder preset chosen for real time (x264: `veryfast` up to 512², `ultrafast` above).
+    `queue_frames` is how many frames may wait for the encoder before frames are dropped.
+
+    `write` never blocks; `close` finishes the file and renames it into place. Frame `i` has
+    presentation time `i / fps`; dropped frames are not in the file, so a recording that
+    dropped frames is that much shorter than the show.
+    """
+
+    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float,
+                 codec: str | None = None, quality: int = 20,
+                 log: Callable[[str], None] = print, overwrite: bool = False,
+                 queue_frames: int = 8, preset: str | None = None) -> None:
+        import av  # PyAV bundles FFmpeg; imported here so importing the module stays light
+
+        self.log = log
+        self.target = Path(path)
+        self.path = self.target  # where the finished file ends up (set again by close)
+        self.frames_written = 0
+        self.frames_dropped = 0
+        self._closed = False
+        self._said_dropping = False
+        self._said_bad_frame = False
+        self._failed = False
+
+        format_name = CONTAINERS.get(self.target.suffix.lower())
+        if format_name is None:
+            raise RecorderError(f"recording {self.target}: unsupported file type "
+                                f"{self.target.suffix or '(none)'!r}; use .mp4 or .mkv")
+        folder = self.target.parent
+        if not folder.is_dir():
+            raise RecorderError(f"recording {self.target}: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise RecorderError(f"recording {self.target}: folder {folder} is not writable")
+        if self.target.exists() and not overwrite:
+            raise RecorderError(f"recording {self.target}: file exists; choose another name "
+                                "or pass overwrite=True")
+        width, height = (int(v) for v in size)
+        if width <= 0 or height <= 0:
+            raise RecorderError(f"recording {self.target}: frame size {size} must be positive")
+        if not fps > 0:
+            raise RecorderError(f"recording {self.target}: fps must be positive, not {fps}")
+        if not 0 <= int(quality) <= 51:
+            raise RecorderError(f"recording {self.target}: quality (x264 CRF) must be 0..51, "
+                                f"not {quality}")
+        codec = codec or DEFAULT_CODEC
+        try:
+            av.codec.Codec(codec, "w")
+        except Exception:
+            raise RecorderError(f"recording {self.target}: video codec {codec!r} is not "
+                                "available in this FFmpeg build") from None
+
+        self.size = (width, height)
+        self.fps = fps
+        self.overwrite = overwrite
+        # yuv420p stores colour per 2x2 block: encode at the next even size.
+        self.encoded_size = (width + width % 2, height + height % 2)
+        if self.encoded_size != self.size:
+            log(f"recording {self.target}: frame size {width}x{height} is odd; H.264 needs even "
+                f"sizes, so frames are padded to {self.encoded_size[0]}x{self.encoded_size[1]}")
+
+        self.partial_path = _free_partial_path(self.target)
+        rate = Fraction(fps).limit_denominator(1001000)
+        try:
+            self._container, stream = self._open(av, format_name, codec, rate, int(quality),
+                                                 preset)
+        except Exception as error:
+            if not codec.endswith(HARDWARE_SUFFIXES):
+                raise RecorderError(f"recording {self.target}: could not start the encoder "
+                                    f"{codec}: {error}") from None
+            # A hardware encoder missing here (no GPU, driver too old): the plain path works.
+            log(f"recording {self.target}: {codec} is not usable here ({error}); "
+                f"using {DEFAULT_CODEC}")
+            codec = DEFAULT_CODEC
+            try:
+                self._container, stream = self._open(av, format_name, codec, rate,
+                                                     int(quality), preset=None)
+            except Exception as error:
+                raise RecorderError(f"recording {self.target}: could not start the encoder "
+                                    f"{codec}: {error}") from None
+        self.codec = codec
+        self._stream = stream
+        self._time_base = stream.codec_context.time_base
+        self._av = av
+
+        # Buffers circulate between write() (fills a free one) and the worker (empties it),
+        # so the per-frame path copies but never allocates.
+        self._free: queue.SimpleQueue = queue.SimpleQueue()
+        self._work: queue.Queue = queue.Queue(maxsize=queue_frames + 1)
+        self._buffer_count = max(1, int(queue_frames))
+        self._buffers_made = 0
+        self._encode_ms = np.zeros(STATS_WINDOW)
+        self._encode_count = 0
+
+        self._worker = threading.Thread(target=self._run, name=f"recorder {self.target.name}",
+                                        daemon=True)
+        self._worker.start()
+        # A show that exits without close() still gets a finished, renamed file.
+        atexit.register(_close_at_exit, weakref.ref(self))
+        log(f"recording to {self.target} (written as {self.partial_path.name} until closed)")
+
+    def _open(self, av, format_name: str, codec: str, rate: Fraction, quality: int,
+              preset: str | None):
+        """The output container and its video stream with the encoder already open, so bad
+        options fail here and not on the worker thread. Leaves no file behind on failure."""
+        container = av.open(str(self.partial_path), mode="w", format=format_name,
+                            options=_container_options(format_name))
+        try:
+            stream = container.add_stream(codec, rate=rate)
+            stream.width, stream.height = self.encoded_size
+            stream.pix_fmt = "yuv420p"
+            stream.codec_context.time_base = 1 / rate
+            stream.options = _codec_options(codec, quality, float(rate),
+                                            self.size[0] * self.size[1], preset)
+            stream.codec_context.open()
+        except Exception:
+            try:
+                container.close()
+            except Exception:
+                pass
+            self._discard_partial()
+            raise
+        return container, stream
+
+    # -- the frame loop's side ------------------------------------------------------------
+
+    def write(self, frame: np.ndarray, block: bool = False) -> None:
+        """Queue one frame (H x W x 3 RGB or H x W x 4 RGBA, uint8, top row first).
+
+        Never blocks unless `block` (offline renders, where every frame must be in the file):
+        if the encoder is behind, the frame is dropped and counted. A frame of the
+        wrong size or type is dropped with one message. A vertically flipped view
+        (`frame[::-1]`) costs nothing extra: the frame is copied here anyway.
+        """
+        if self._closed:
+            raise RuntimeError(f"recording {self.target}: write() after close()")
+        if self._failed:
+            self.frames_dropped += 1
+            return
+        width, height = self.size
+        if (frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[:2] != (height, width)
+                or frame.shape[2] not in (3, 4)):
+            self.frames_dropped += 1
+            if not self._said_bad_frame:
+                self._said_bad_frame = True
+                self.log(f"recording {self.target}: dropping a frame of shape {frame.shape} "
+                         f"{frame.dtype}; expected ({height}, {width}, 3 or 4) uint8")
+            return
+        buffer = self._take_buffer(frame.shape[2])
+        if buffer is None and block:
+            buffer = self._free.get()
+            if buffer.shape[2] != frame.shape[2]:
+                buffer = np.empty(buffer.shape[:2] + (frame.shape[2],), np.uint8)
+        if buffer is None:
+            self._drop_for_speed()
+            return
+        buffer[:height, :width] = frame
+        if self.encoded_size != self.size:
+            # Pad odd sizes with a copy of the edge, so the padding is invisible when cropped
+            # and does not bleed a dark line into the last row's colour.
+            buffer[height:, :width] = buffer[height - 1:height, :width]
+            buffer[:, width:] = buffer[:, width - 1:width]
+        if block:
+            self._work.put(buffer)
+            return
+        try:
+            self._work.put_nowait(buffer)
+        except queue.Full:
+            self._free.put(buffer)
+            self._drop_for_speed()
+
+    def _take_buffer(self, channels: int) -> np.ndarray | None:
+        try:
+            buffer = self._free.get_nowait()
+        except queue.Empty:
+            if self._buffers_made >= self._buffer_count:
+                return None
+            self._buffers_made += 1
+            buffer = None
+        if buffer is None or buffer.shape[2] != channels:
+            # First use, or the caller switched between RGB and RGBA: a rare allocation.
+            width, height = self.encoded_size
+            buffer = np.empty((height, width, channels), np.uint8)
+        return buffer
+
+    def _drop_for_speed(self) -> None:
+        self.frames_dropped += 1
+        if not self._said_dropping:
+            self._said_dropping = True
+            self.log(f"recording {self.target}: the encoder is not keeping up; dropping frames "
+                     "(the count is reported at close)")
+
+    # -- the worker's side ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        """Encode queued frames until the end marker (None), then flush and finish the file."""
+        while True:
+            buffer = self._work.get()
+            if buffer is None:
+                break
+            if self._failed:
+                self._free.put(buffer)
+                continue
+            try:
+                started = time.perf_counter()
+                self._encode(buffer)
+                self._encode_ms[self._encode_count % STATS_WINDOW] = (
+                    (time.perf_counter() - started) * 1e3)
+                self._encode_count += 1
+                self.frames_written += 1
+            except Exception as error:  # disk full, encoder failure: stop, keep the show going
+                self._failed = True
+                self.log(f"recording {self.target}: stopped after {self.frames_written} frames: "
+                         f"{error}")
+            finally:
+                self._free.put(buffer)
+        self._finish()
+
+    def _encode(self, buffer: np.ndarray) -> None:
+        pixel_format = "rgb24" if buffer.shape[2] == 3 else "rgba"
+        frame = self._av.VideoFrame.from_ndarray(buffer, format=pixel_format)
+        frame.pts = self.frames_written
+        frame.time_base = self._time_base
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def _finish(self) -> None:
+        try:
+            if not self._failed:
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+        except Exception as error:
+            self.log(f"recording {self.target}: could not flush the encoder: {error}")
+        try:
+            self._container.close()
+        except Exception as error:
+            self.log(f"recording {self.target}: could not finish the file: {error}")
+
+    def encode_stats(self) -> tuple[float, float]:
+        """(median, p90) milliseconds the worker spent per frame, over the recent frames."""
+        count = min(self._encode_count, STATS_WINDOW)
+        if count == 0:
+            return (0.0, 0.0)
+        recent = self._encode_ms[:count]
+        return (float(np.median(recent)), float(np.percentile(recent, 90)))
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Encode what is queued, finish the file and rename it to the target. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._work.put(None)  # the queue has one slot beyond queue_frames for this marker
+        self._worker.join()
+        if self.frames_written == 0:
+            self._discard_partial()
+            self.log(f"recording {self.target}: no frames were recorded; no file written")
+            return
+        final = self.target if self.overwrite else _free_final_path(self.target)
+        try:
+            os.replace(self.partial_path, final)
+        except OSError as error:
+            self.log(f"recording {self.target}: could not rename {self.partial_path} "
+                     f"({error}); the recording is there")
+            return
+        dropped = f", {self.frames_dropped} dropped" if self.frames_dropped else ""
+        self.log(f"recorded {self.frames_written} frames{dropped} to {final}")
+        self.path = final
+
+    def _discard_partial(self) -> None:
+        try:
+            self.partial_path.unlink()
+        except (OSError, AttributeError):
+            pass
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _close_at_exit(ref: "weakref.ref[Recorder]") -> None:
+    recorder = ref()
+    if recorder is not None:
+        recorder.close()
+
+
+class FrameGrabber:
+    """Reads finished frames back from GL for the recorder without stalling the frame loop.
+
+    `glReadPixels` into client memory waits for the GPU to finish the frame. Here each frame is
+    read into one of two pixel buffers on the GPU side, and the pixels of the frame before are
+    fetched from the other one: the recording lags the show by one frame, and nothing waits.
+
+        pixels = grabber.grab(framebuffer)   # the previous frame, or None on the first call
+        if pixels is not None:
+            recorder.write(pixels)
+        ...
+        recorder.write(grabber.last())       # the final frame, at the end of the show
+
+    The returned array is top row first and is reused on the next call (copy it to keep it;
+    `Recorder.write` copies anyway). `rows_top_first` is the framebuffer's orientation: True
+    (the project's convention, see models/upload.py) when its row 0 holds the picture's top
+    row, False for a framebuffer drawn the plain-GL way (row 0 at the bottom).
+    """
+
+    def __init__(self, ctx, size: tuple[int, int], components: int = 3,
+                 rows_top_first: bool = True) -> None:
+        width, height = size
+        self.rows_top_first = rows_top_first
+        self.size = (width, height)
+        self.components = components
+        frame_bytes = width * height * components
+        self._buffers = [ctx.buffer(reserve=frame_bytes) for _ in range(2)]
+        self._pixels = np.empty((height, width, components), np.uint8)
+        self._pending = 0  # how many of the buffers hold a frame not fetched yet
+        self._next = 0
+
+    def grab(self, framebuffer) -> np.ndarray | None:
+        """Start reading `framebuffer`; return the frame started on the previous call."""
+        previous = self._fetch_previous() if self._pending else None
+        framebuffer.read_into(self._buffers[self._next], viewport=(0, 0, *self.size),
+                              components=self.components, alignment=1)
+        self._next ^= 1
+        self._pending = 1
+        return previous
+
+    def last(self) -> np.ndarray | None:
+        """The frame started on the last `grab` (fetched now, waiting for the GPU once)."""
+        if not self._pending:
+            return None
+        self._pending = 0
+        return self._fetch_previous()
+
+    def _fetch_previous(self) -> np.ndarray:
+        self._buffers[self._next ^ 1].read_into(self._pixels)
+        if self.rows_top_first:
+            return self._pixels
+        return self._pixels[::-1]  # a reversed view: no copy
+
+    def release(self) -> None:
+        """Free the GPU-side buffers."""
+        for buffer in self._buffers:
+            buffer.release()
