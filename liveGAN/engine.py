@@ -275,10 +275,11 @@ class Engine:
 
             self.inbox = Inbox()
             try:
-                self.osc = OscServer(self.inbox, port=osc_port, log=self.log)
+                self.osc = OscServer(self.inbox, port=osc_port, host=self.patch.osc_host,
+                                     log=self.log)
                 self.osc.set_routes(self._routes())
                 self.osc.start()
-                self.print(f"OSC listening on 127.0.0.1:{self.osc.port}")
+                self.print(f"OSC listening on {self.patch.osc_host}:{self.osc.port}")
             except OSError as err:
                 self.print(f"OSC port {osc_port} unavailable ({err}); playing without OSC")
                 self.osc = None
@@ -417,11 +418,12 @@ class Engine:
 
     def _drain_inputs(self) -> set[str]:
         triggers: set[str] = set()
-        for address, value, _source in self.inbox.drain(512):
+        for address, value, _source in self.inbox.drain(4096):
             param = self.by_address.get(address)
             if param is not None:
                 if param.kind == "trigger":
-                    triggers.add(param.key)
+                    if value:  # 0 is a button's release, not a second press
+                        triggers.add(param.key)
                 else:
                     try:
                         self.values.set_target(param.key, value)

@@ -79,6 +79,7 @@ class Patch:
     fullscreen: bool = False
     display: int = 0
     osc_port: int | None = 9000
+    osc_host: str = "127.0.0.1"
     stages: list[StageSpec] = field(default_factory=list)
     mappings: list[MappingSpec] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
@@ -283,8 +284,9 @@ def parse_patch(data: dict, path: Path) -> Patch:
     initial("output/blend", "output.blend", blend)
 
     # [osc]
-    osc = r.table(data, "osc", ("port", "enabled"))
+    osc = r.table(data, "osc", ("port", "host", "enabled"))
     port = r.number(osc, "port", "osc.port", 9000, 0, 65535, integer=True)
+    patch.osc_host = r.string(osc, "host", "osc.host", "127.0.0.1")
     patch.osc_port = port if r.boolean(osc, "enabled", "osc.enabled", True) else None
 
     # [[shaders]]
