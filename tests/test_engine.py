@@ -105,6 +105,13 @@ range = [0.0, 2.0]
         assert wait_for(lambda: engine.values.target["grade/saturation"] == saturation.max)
         assert wait_for(lambda: engine.values.target["latent/speed"] == pytest.approx(1.0))
         assert wait_for(lambda: engine.values.typed("latent/seed") == 13)
+        # A push button's release (0) is not a second press.
+        send_from_process(python_exe, port, """
+            client.send_message("/livegan/latent/next_seed", 0)
+            client.send_message("/livegan/output/fade", 0.75)
+        """)
+        assert wait_for(lambda: engine.values.target["output/fade"] == 0.75)
+        assert engine.values.typed("latent/seed") == 13
 
 
 def test_garbage_flood_keeps_rendering_and_obeys_after(tmp_path, engine_thread, python_exe):
