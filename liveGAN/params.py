@@ -82,6 +82,25 @@ class Param:
             return 1.0 if number >= 0.5 else 0.0
         return number
 
+    @property
+    def range_text(self) -> str:
+        """The accepted values as people read them: `0..1`, `0/1`, `any`."""
+        if self.kind == "trigger":
+            return "any"
+        if self.kind == "bool":
+            return "0/1"
+        if self.kind == "int":
+            return f"{int(self.min)}..{int(self.max)}"
+        return f"{self.min:g}..{self.max:g}"
+
+    @property
+    def default_text(self) -> str:
+        if self.kind == "trigger":
+            return "-"
+        if self.kind in ("int", "bool"):
+            return str(int(self.default))
+        return f"{self.default:g}"
+
     def typed(self, value: float) -> float | int | bool:
         """`value` as the Python type of this param's kind."""
         if self.kind == "int":
@@ -270,15 +289,8 @@ def format_table(params: Iterable[Param]) -> str:
     """The OSC address space as a Markdown table (used by `livegan osc list` and the README)."""
     rows = ["| address | type | range | default | description |", "|---|---|---|---|---|"]
     for p in params:
-        if p.kind == "trigger":
-            rng, default = "any", "-"
-        elif p.kind == "bool":
-            rng, default = "0/1", str(int(p.default))
-        elif p.kind == "int":
-            rng, default = f"{int(p.min)}..{int(p.max)}", str(int(p.default))
-        else:
-            rng, default = f"{p.min:g}..{p.max:g}", f"{p.default:g}"
-        rows.append(f"| `{p.address}` | {p.kind} | {rng} | {default} | {p.description} |")
+        rows.append(f"| `{p.address}` | {p.kind} | {p.range_text} | {p.default_text} | "
+                    f"{p.description} |")
     return "\n".join(rows)
 
 

@@ -41,11 +41,9 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(registry))
         return 0
     for p in registry:
-        rng = "any" if p.kind == "trigger" else (
-            "0/1" if p.kind == "bool" else f"{p.min:g}..{p.max:g}")
-        default = "-" if p.kind == "trigger" else f"{p.default:g}"
-        print(f"{p.address:<40} {p.kind:<8} {rng:<14} {default:<8} {p.description}")
+        print(f"{p.address:<36} {p.kind:<8} {p.range_text:<15} {p.default_text:<6} "
+              f"{p.description}")
     for spec in patch.mappings:
-        print(f"{spec.source:<40} {'mapped':<8} {'':<14} {'':<8} -> {spec.target} "
+        print(f"{spec.source:<36} {'mapped':<8} {'':<15} {'':<6} -> {spec.target} "
               f"({spec.curve})")
     return 1 if problems else 0
