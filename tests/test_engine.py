@@ -233,3 +233,28 @@ def test_model_controls_reach_the_generator(tmp_path, case, values):
         frames.append(decode(out)[-1].astype(int))
     assert frames[0].std() > 5
     assert np.abs(frames[0] - frames[1]).mean() > 2
+
+
+def test_window_keys_drive_the_show(tmp_path, engine_thread):
+    """A real (offscreen) window: B blacks out the screen, N moves the seed, a lone Q does
+    nothing, Ctrl+Q ends the show cleanly."""
+    pygame = pytest.importorskip("pygame")
+    engine = Engine(make_patch(tmp_path), RunOptions(no_osc=True, watch=False),
+                    print_fn=lambda m: None, bundle=stand_in_bundle(32))
+
+    def key(k, mod=0):
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=k, mod=mod, unicode="",
+                                             scancode=0))
+
+    with engine_thread(engine) as show:
+        key(pygame.K_b)
+        assert wait_for(lambda: engine.values["output/blackout"] == 1.0)
+        key(pygame.K_n)
+        assert wait_for(lambda: engine.values.typed("latent/seed") == 1)
+        key(pygame.K_q)
+        frame = show.frame()
+        assert wait_for(lambda: show.frame() > frame + 10)  # a stray Q did not quit
+        key(pygame.K_q, pygame.KMOD_LCTRL)
+        show.thread.join(10)
+        assert not show.thread.is_alive()  # the chord ended the show
+    assert show.summary is not None and show.summary.frames_shown > 10
