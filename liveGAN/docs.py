@@ -22,8 +22,11 @@ def cli_section() -> str:
     sub = next(a for a in parser._actions if a.dest == "command")
     lines = []
     for name, command in sub.choices.items():
-        usage = " ".join(command.format_usage().split())[len("usage: "):]
-        lines.append(f"- `{usage}`  \n  {command.description}")
+        nested = [a for a in command._actions if a.dest == "osc_command"]
+        parsers = list(nested[0].choices.values()) if nested else [command]
+        for parser_ in parsers:
+            usage = " ".join(parser_.format_usage().split())[len("usage: "):]
+            lines.append(f"- `{usage}`  \n  {parser_.description or command.description}")
     return "\n".join(lines)
 
 
@@ -49,11 +52,12 @@ SECTIONS = {"cli": cli_section, "patch-format": template_section, "osc": osc_sec
 def render(text: str) -> str:
     """`text` with every generated section replaced by its current content."""
     for name, make in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(\n<!-- END {name} -->)", re.S)
+        begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+        pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
         if not pattern.search(text):
-            raise RuntimeError(f"README has no '<!-- BEGIN {name} -->' section")
-        content = make()
-        text = pattern.sub(lambda m: m.group(1) + content + m.group(2), text)
+            raise RuntimeError(f"README has no '{begin}' section")
+        section = f"{begin}\n{make()}\n{end}"
+        text = pattern.sub(lambda m: section, text)
     return text
 
 

@@ -9,10 +9,12 @@ from liveGAN.commands.common import resolve_patch
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="osc_command", metavar="ACTION", required=True)
-    listing = sub.add_parser("list", help="print the address space of a patch")
+    listing = sub.add_parser("list", help="print the address space of a patch",
+                             description="print the OSC address space of a patch")
     listing.add_argument("patch", nargs="?", default=None, help="patch (default: the default)")
     listing.add_argument("--markdown", action="store_true", help="as a Markdown table")
-    send = sub.add_parser("send", help="send one OSC message (for testing a running show)")
+    send = sub.add_parser("send", help="send one OSC message (for testing a running show)",
+                          description="send one OSC message (for testing a running show)")
     send.add_argument("address")
     send.add_argument("values", nargs="*", type=float)
     send.add_argument("--port", type=int, default=9000)
