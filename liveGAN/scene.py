@@ -51,4 +51,8 @@ def load_bundle(spec: ModelSpec, device: str | None = None) -> ModelBundle:
     else:
         G = load_generator(spec.path, target)
     runtime = GeneratorRuntime(G, target, precision=spec.precision)
+    # Capture CUDA graphs (a no-op on the CPU) now, on this loading thread, rather than on the
+    # first live frame.
+    if target.type == "cuda":
+        runtime.warmup(noise_modes=(spec.noise_mode,))
     return ModelBundle(G, runtime, ModelControls(G))
