@@ -19,7 +19,8 @@ PATCH = """
 [model]
 {model}
 [output]
-size = [640, 360]
+size = [960, 540]
+work_size = 384
 fps = {fps}
 [[shaders]]
 effect = "feedback"
@@ -58,8 +59,8 @@ def main() -> None:
     from liveGAN.standin import stand_in_bundle
 
     period_ms = 1000.0 / args.fps
-    print(f"display {args.fps:g} fps (interval {period_ms:.2f} ms), 640x360, chain feedback + "
-          f"kaleido + grade, {args.seconds:g} s each, EGL llvmpipe")
+    print(f"display {args.fps:g} fps (interval {period_ms:.2f} ms), 960x540 (effects at 384²), "
+          f"chain feedback + kaleido + grade, {args.seconds:g} s each, EGL llvmpipe")
     print("| generator | p50 ms | p10 ms | p90 ms | p99 ms | max ms | |")
     print("|---|---|---|---|---|---|---|")
     print(run_case("as fast as the display", args.fps, args.seconds,

@@ -54,7 +54,7 @@ class StandInRuntime:
         r = np.sin(6.0 * self._x + w[0]) * 0.5 + 0.5
         g = np.sin(6.0 * self._y + w[1 % len(w)]) * 0.5 + 0.5
         b = np.sin(4.0 * (self._x + self._y) + w[2 % len(w)]) * 0.5 + 0.5
-        return torch.from_numpy(np.stack([r, g, b])[None] * 2.0 - 1.0)
+        return torch.from_numpy((np.stack([r, g, b])[None] * 2.0 - 1.0).astype(np.float32))
 
     def to_rgba8(self, img):
         import torch
@@ -70,5 +70,10 @@ class _StandInG:
 
 
 def stand_in_bundle(resolution: int = 128, cost_ms: float = 0.0, busy: bool = False) -> ModelBundle:
+    import torch
+
+    # As for a real model on the CPU (scene.load_bundle): one torch thread, because idle torch
+    # worker threads spin and steal the core the renderer needs.
+    torch.set_num_threads(1)
     runtime = StandInRuntime(resolution, cost_ms, busy)
     return ModelBundle(_StandInG(runtime), runtime, _Controls())
