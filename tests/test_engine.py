@@ -258,3 +258,17 @@ def test_window_keys_drive_the_show(tmp_path, engine_thread):
         show.thread.join(10)
         assert not show.thread.is_alive()  # the chord ended the show
     assert show.summary is not None and show.summary.frames_shown > 10
+
+
+def test_closing_the_window_finishes_the_recording(tmp_path, engine_thread):
+    pygame = pytest.importorskip("pygame")
+    out = tmp_path / "closed.mp4"
+    engine = Engine(make_patch(tmp_path), RunOptions(no_osc=True, watch=False, record=out),
+                    print_fn=lambda m: None, bundle=stand_in_bundle(32))
+    with engine_thread(engine) as show:
+        assert wait_for(lambda: show.frame() > 20)
+        pygame.event.post(pygame.event.Event(pygame.QUIT))
+        show.thread.join(20)
+        assert not show.thread.is_alive()
+    frames = decode(out)  # the finished file, under its own name
+    assert len(frames) >= 15 and frames[-1].shape == (64, 96, 3)
