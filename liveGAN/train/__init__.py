@@ -1,0 +1,7 @@
+"""Training: `livegan train` turns a folder of images into a playable model.
+
+Place in the data flow: image folder -> data (cache) -> loop (G, D, augment, loss, EMA) ->
+checkpoints, metrics, samples -> RUN/model.safetensors + RUN/patch.toml. Modules: data, augment,
+loss, discriminator, metrics, plots, pngio, checkpoint, loop, cli, procedural (the generator of
+the default model's data set). Importing this package imports nothing heavy.
+"""

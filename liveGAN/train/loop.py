@@ -1,0 +1,590 @@
+"""The training loop of `livegan train`, top to bottom: data -> networks -> steps -> ticks.
+
+Place in the data flow: image folder -> data cache -> **training loop** (G, D, EMA, augment,
+losses) -> RUN/checkpoints, RUN/metrics.jsonl, RUN/samples, RUN/curves.png ->
+RUN/model.safetensors + RUN/patch.toml (a playable model and a patch that plays it).
+
+The recipe is StyleGAN2-ADA's: non-saturating logistic loss, lazy R1 on reals every
+`r1_interval` D steps, style mixing, an exponential moving average (EMA) of G that is what we
+export, DiffAugment or ADA so small data sets do not collapse, bf16 autocast on CUDA.
+Data parallel across processes when started by torchrun (RANK/WORLD_SIZE/LOCAL_RANK set): each
+process draws its own share of the batch and gradients are averaged with all_reduce before every
+optimiser step (what DistributedDataParallel does, done by hand because R1's double backward and
+the alternating G/D phases do not fit DDP's hooks); rank 0 writes all files.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from liveGAN.train import augment as augment_mod
+from liveGAN.train import checkpoint as ckpt
+from liveGAN.train.data import BatchSampler, prepare
+from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
+from liveGAN.train.loss import default_gamma, discriminator_loss, generator_loss, r1_penalty
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; stored in RUN/config.json and in every checkpoint."""
+
+    data: str
+    out: str
+    res: int = 128
+    arch: str = "light"
+    batch: int = 16
+    kimg: float = 100.0
+    tick: float = 4.0
+    aug: str = "ada"
+    mirror: bool = False
+    gamma: float | None = None          # None: 0.0002 * res² / batch
+    resume: bool = False
+    from_model: str | None = None
+    device: str = "auto"
+    seed: int = 0
+    lr: float = 0.002
+    ema_kimg: float | None = None       # None: batch * 10 / 32 (StyleGAN2-ADA)
+    ema_rampup: float = 0.05
+    r1_interval: int = 16
+    style_mixing: float = 0.9
+    ada_target: float = 0.6
+    ada_kimg: float = 100.0
+    swd_every: int = 1                  # ticks between SWD evaluations (0: never)
+    swd_images: int = 256
+    inception: str | None = None
+    fit: str = "crop"
+    channel_base: int | None = None     # None: the architecture's default
+    channel_max: int | None = None
+    grid: int = 16                      # images in each sample grid
+    threads: int | None = None
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+class TrainError(Exception):
+    """A run that cannot start or continue; the message says why."""
+
+
+# ---- set-up helpers -------------------------------------------------------------------------
+
+def _dist_info() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+            int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def _pick_device(name: str, local_rank: int) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TrainError(f"--device {name}: CUDA is not available on this machine")
+        if name == "cuda":
+            name = f"cuda:{local_rank}"
+    return torch.device(name)
+
+
+def generator_kwargs(cfg: TrainConfig) -> dict:
+    """Constructor kwargs of a fresh generator for `cfg` (JSON-able; the native file keeps them)."""
+    if cfg.arch == "light":
+        kw = dict(z_dim=256, c_dim=0, w_dim=256, img_resolution=cfg.res, img_channels=3,
+                  channel_base=2048, channel_max=256, mapping_layers=2)
+    elif cfg.arch == "stylegan2":
+        kw = dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=cfg.res, img_channels=3,
+                  mapping_kwargs={"num_layers": 8}, channel_base=32768, channel_max=512,
+                  num_fp16_res=0)
+    else:
+        raise TrainError(f"--arch must be light or stylegan2, got {cfg.arch!r}")
+    if cfg.channel_base is not None:
+        kw["channel_base"] = int(cfg.channel_base)
+    if cfg.channel_max is not None:
+        kw["channel_max"] = int(cfg.channel_max)
+    return kw
+
+
+def _build_networks(cfg: TrainConfig, saved: tuple[str, dict] | None = None):
+    """(G, G_kwargs, arch, D): as `saved` (arch, kwargs) says, fine-tuned from `cfg.from_model`,
+    or fresh. Sets cfg.res/arch to the network's when they come from a file."""
+    from liveGAN.models import ModelLoadError, load_generator
+    from liveGAN.models.architectures import build
+
+    if saved is not None:
+        arch, g_kwargs = saved[0], dict(saved[1])
+        G = build(arch, g_kwargs)
+        cfg.res, cfg.arch = int(G.img_resolution), arch
+    elif cfg.from_model:
+        try:
+            source = load_generator(cfg.from_model, device="cpu")
+        except ModelLoadError as err:
+            raise TrainError(f"--from: {err}") from None
+        arch = getattr(source, "architecture", None)
+        g_kwargs = getattr(source, "init_kwargs", None)
+        if arch not in ("light", "stylegan2") or g_kwargs is None:
+            raise TrainError(f"--from {cfg.from_model}: a {arch} model cannot be fine-tuned "
+                             f"here (light or stylegan2 only)")
+        G = build(arch, g_kwargs)
+        G.load_state_dict(source.state_dict())
+        cfg.res, cfg.arch = int(source.img_resolution), arch
+    else:
+        arch, g_kwargs = cfg.arch, generator_kwargs(cfg)
+        G = build(arch, g_kwargs)
+    d_kwargs = discriminator_kwargs(arch, cfg.res, int(G.img_channels), int(G.c_dim))
+    if cfg.channel_base is not None:
+        d_kwargs["channel_base"] = int(cfg.channel_base)
+    if cfg.channel_max is not None:
+        d_kwargs["channel_max"] = int(cfg.channel_max)
+    return G.train().requires_grad_(False), dict(g_kwargs), arch, Discriminator(**d_kwargs)
+
+
+def _all_reduce_grads(module: torch.nn.Module, world: int) -> None:
+    """Average gradients over processes (one flat buffer: one message, not one per tensor)."""
+    if world <= 1:
+        return
+    import torch.distributed as dist
+
+    # Every parameter, in a fixed order, so all ranks send buffers of the same layout.
+    params = list(module.parameters())
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.flatten() for p in params])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad.copy_(flat[offset: offset + n].view_as(p))
+        offset += n
+
+
+def _sanitise_grads(module: torch.nn.Module) -> None:
+    # One bad batch (inf/nan from an fp16 overflow) must not poison the weights for good.
+    for p in module.parameters():
+        if p.grad is not None:
+            torch.nan_to_num_(p.grad, nan=0.0, posinf=1e5, neginf=-1e5)
+
+
+def write_patch(run_dir: Path) -> Path:
+    """RUN/patch.toml: plays RUN/model.safetensors with a gentle noise walk and a colour grade."""
+    text = ("# Made by `livegan train`: plays this run's model. Edit freely.\n"
+            "[model]\n"
+            'path = "model.safetensors"   # relative to this file\n\n'
+            "[latent]\n"
+            'walk = "noise"\n'
+            "speed = 0.3\n\n"
+            "[[shaders]]\n"
+            'effect = "grade"\n')
+    path = run_dir / "patch.toml"
+    tmp = path.with_name(".patch.toml.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+class _Progress:
+    """One terminal line, redrawn at most twice a second: kimg, images/s, ETA, losses, aug p."""
+
+    def __init__(self, enabled: bool, total_kimg: float) -> None:
+        self.enabled, self.total = enabled, total_kimg
+        self.last = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def update(self, kimg: float, rate: float, losses: dict, p: float, force=False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < (0.5 if self.tty else 30)):
+            return
+        self.last = now
+        eta = (self.total - kimg) * 1000 / rate if rate > 0 else float("inf")
+        eta_text = time.strftime("%H:%M:%S", time.gmtime(eta)) if math.isfinite(eta) else "--"
+        text = (f"kimg {kimg:8.3f}/{self.total:g} | {rate:6.1f} img/s | ETA {eta_text} | "
+                f"G {losses.get('loss_G', float('nan')):.3f} "
+                f"D {losses.get('loss_D', float('nan')):.3f} | aug p {p:.3f}")
+        # On a terminal the line is redrawn in place; in a log file each update is its own line.
+        print(("\r" + text + "   ") if self.tty else text, end="" if self.tty else "\n",
+              file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(file=sys.stderr, flush=True)
+
+
+# ---- the run ----------------------------------------------------------------------------------
+
+def train(cfg: TrainConfig, log=None) -> int:
+    """Run (or resume) training as configured; returns a process exit code (0: done/stopped)."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    rank, world, local_rank = _dist_info()
+    out = Path(cfg.out)
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+
+    # -- processes and device ------------------------------------------------------------
+    device = _pick_device(cfg.device, local_rank)
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if cfg.batch % world:
+        raise TrainError(f"--batch {cfg.batch} must be divisible by the {world} processes")
+    batch_gpu = cfg.batch // world
+    use_amp = device.type == "cuda"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    # -- resume: the checkpoint's config wins over the command line (same run, same recipe) ----
+    resume_state = None
+    if cfg.resume:
+        found = ckpt.load_latest(out)
+        if found is None:
+            raise TrainError(f"--resume: no readable checkpoint in {out / 'checkpoints'}")
+        path, resume_state = found
+        saved = dict(resume_state["config"])
+        for key in ("kimg", "tick", "device", "progress", "swd_every", "threads"):
+            saved[key] = getattr(cfg, key)   # these may change between sessions
+        saved["resume"] = True
+        cfg = TrainConfig(**saved)
+        if rank == 0:
+            log(f"resuming from {path.name} at kimg {resume_state['cur_nimg'] / 1000:.3f}")
+    out.mkdir(parents=True, exist_ok=True)
+
+    requested_res = cfg.res
+    # -- networks (same seed on every rank so they start identical) -----------------------------
+    torch.manual_seed(cfg.seed)
+    # A resumed run rebuilds exactly the networks in its checkpoint (the --from file may be gone).
+    G, g_kwargs, arch, D = _build_networks(
+        cfg, None if resume_state is None else (resume_state["arch"], resume_state["G_kwargs"]))
+    if rank == 0 and cfg.from_model and resume_state is None and G.img_resolution != requested_res:
+        log(f"--from: training at the model's resolution {G.img_resolution}, "
+            f"not --res {requested_res}")
+    G_ema = copy.deepcopy(G).eval()
+    G.to(device)
+    D.to(device).train().requires_grad_(False)
+    G_ema.to(device)
+    torch.manual_seed(cfg.seed * 1000 + rank + 1)
+
+    # -- data -----------------------------------------------------------------------------------
+    if rank == 0:
+        data = prepare(cfg.data, cfg.res, out / "cache", cfg.fit, log=log)
+        log(f"data: {len(data.images)} images at {cfg.res}x{cfg.res} "
+            f"({'cached' if data.from_cache else 'prepared'}: {data.cache_path.name})"
+            + (f", {len(data.skipped)} skipped" if data.skipped else ""))
+    if world > 1:
+        torch.distributed.barrier()   # rank 0 built the cache; the others now just map it
+        if rank != 0:
+            data = prepare(cfg.data, cfg.res, out / "cache", cfg.fit, log=lambda m: None)
+    sampler = BatchSampler(data.images, batch_gpu, cfg.mirror, cfg.seed * 1000 + rank, device)
+
+    # Lazy regularisation: R1 runs every r1_interval steps, so Adam's lr and betas are
+    # rescaled to keep the effective optimisation the same (StyleGAN2 appendix).
+    ratio = cfg.r1_interval / (cfg.r1_interval + 1)
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.0, 0.99), eps=1e-8)
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr * ratio, betas=(0.0, 0.99 ** ratio),
+                             eps=1e-8)
+    aug = augment_mod.build_augment(cfg.aug, cfg.ada_target, cfg.ada_kimg).to(device)
+    gamma = cfg.gamma if cfg.gamma is not None else default_gamma(cfg.res, cfg.batch)
+    ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
+
+    cur_nimg, batch_idx, tick = 0, 0, 0
+    if resume_state is not None:
+        G.load_state_dict(resume_state["G"])
+        D.load_state_dict(resume_state["D"])
+        G_ema.load_state_dict(resume_state["G_ema"])
+        opt_G.load_state_dict(resume_state["opt_G"])
+        opt_D.load_state_dict(resume_state["opt_D"])
+        aug.load_state(resume_state["augment"])
+        cur_nimg, batch_idx, tick = (int(resume_state["cur_nimg"]),
+                                     int(resume_state["batch_idx"]), int(resume_state["tick"]))
+        if rank == 0:
+            torch.set_rng_state(resume_state["rng"]["torch"])
+            sampler.set_state(resume_state["rng"]["data"])
+            if device.type == "cuda" and resume_state["rng"].get("cuda") is not None:
+                torch.cuda.set_rng_state(resume_state["rng"]["cuda"], device)
+
+    # -- what rank 0 writes: config, reals grid, SWD reference, fixed sample latents ------------
+    history: list[dict] = []
+    swd = inception = None
+    grid_g = torch.Generator().manual_seed(cfg.seed + 12345)
+    grid_z = torch.randn(cfg.grid, G.z_dim, generator=grid_g).to(device)
+    if rank == 0:
+        from liveGAN.train import metrics, plots
+
+        (out / "samples").mkdir(exist_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+        history = _read_history(out / "metrics.jsonl", cur_nimg)
+        n_ref = min(cfg.swd_images, len(data.images))
+        ref_idx = torch.randperm(len(data.images), generator=torch.Generator().manual_seed(7))
+        reals = torch.from_numpy(data.images[sorted(ref_idx[:n_ref].tolist())].copy())
+        reals = reals.permute(0, 3, 1, 2).float() / 127.5 - 1
+        plots.save_grid(out / "samples" / "reals.png", reals[: cfg.grid])
+        if cfg.swd_every > 0:
+            swd = metrics.SWD(reals, per_image=32, directions=128)
+        if cfg.inception:
+            try:
+                inception = metrics.InceptionMetrics(cfg.inception, reals, device)
+            except ValueError as err:
+                raise TrainError(f"--inception: {err}") from None
+        write_patch(out)
+
+    # -- signals: SIGINT/SIGTERM finish the step, write a checkpoint and exit 0 -----------------
+    stop = {"requested": False}
+
+    def _request_stop(signum, frame):
+        stop["requested"] = True
+
+    old_handlers = {s: signal.signal(s, _request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def autocast():
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp)
+
+    def run_G(z, update_emas=False):
+        ws = G.mapping(z, None, update_emas=update_emas)
+        # Style mixing: part of the batch takes its fine layers from a second latent, so
+        # neighbouring layers do not rely on each other (better for live layer-wise control).
+        if cfg.style_mixing > 0:
+            cutoff = int(torch.randint(1, ws.shape[1], ()))
+            mix = (torch.rand(ws.shape[0], 1, 1, device=ws.device) < cfg.style_mixing)
+            ws2 = G.mapping(torch.randn_like(z), None, update_emas=False)
+            rows = torch.arange(ws.shape[1], device=ws.device)[None, :, None] >= cutoff
+            ws = torch.where(mix & rows, ws2, ws)
+        return G.synthesis(ws, noise_mode="random")
+
+    # -- the loop ------------------------------------------------------------------------------
+    total_nimg = int(cfg.kimg * 1000)
+    tick_nimg = max(1, int(cfg.tick * 1000))
+    tick_start_nimg = cur_nimg
+    tick_start_time = time.monotonic()
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    progress = _Progress(cfg.progress and rank == 0, cfg.kimg)
+    rate = 0.0
+    if rank == 0:
+        log(f"training {arch} {cfg.res}x{cfg.res}, batch {cfg.batch} ({world} process(es)), "
+            f"aug {cfg.aug}, gamma {gamma:.4g}, device {device}, until kimg {cfg.kimg:g}")
+
+    def add(name, value):
+        sums[name] = sums.get(name, 0.0) + float(value)
+        counts[name] = counts.get(name, 0) + 1
+
+    exit_reason = "done"
+    try:
+        while True:
+            done = cur_nimg >= total_nimg
+            stopping = stop["requested"]
+            if world > 1:
+                flag = torch.tensor([float(stopping)], device=device)
+                torch.distributed.all_reduce(flag)
+                stopping = bool(flag.item() > 0)
+            if done or stopping:
+                exit_reason = "done" if done else "stopped"
+                break
+
+            # G step: make D call fakes real.
+            G.requires_grad_(True)
+            z = torch.randn(batch_gpu, G.z_dim, device=device)
+            with autocast():
+                fake_logits = D(aug(run_G(z)))
+                loss_G = generator_loss(fake_logits.float())
+            opt_G.zero_grad(set_to_none=True)
+            loss_G.backward()
+            G.requires_grad_(False)
+            _all_reduce_grads(G, world)
+            _sanitise_grads(G)
+            opt_G.step()
+            add("loss_G", loss_G.item())
+
+            # D step: tell reals from fakes.
+            D.requires_grad_(True)
+            real = sampler.next()
+            z = torch.randn(batch_gpu, G.z_dim, device=device)
+            with torch.no_grad(), autocast():
+                fake = run_G(z, update_emas=True)
+            with autocast():
+                fake_logits = D(aug(fake))
+                real_logits = D(aug(real))
+                loss_D = discriminator_loss(real_logits.float(), fake_logits.float())
+            opt_D.zero_grad(set_to_none=True)
+            loss_D.backward()
+            if isinstance(aug, augment_mod.ADA):
+                aug.accumulate(real_logits)
+            add("loss_D", loss_D.item())
+            add("D_real", real_logits.float().mean().item())
+            add("D_fake", fake_logits.float().mean().item())
+
+            # Lazy R1: every r1_interval steps, scaled up by the interval to compensate. Its
+            # gradients add to the main D gradients, and one optimiser step takes both.
+            if batch_idx % cfg.r1_interval == 0 and gamma > 0:
+                real_r1 = real.detach().requires_grad_(True)
+                r1 = r1_penalty(real_r1, D(aug(real_r1)))   # fp32: the double backward is fragile
+                (r1 * (gamma / 2) * cfg.r1_interval).backward()
+                add("r1", r1.item())
+            D.requires_grad_(False)
+            _all_reduce_grads(D, world)
+            _sanitise_grads(D)
+            opt_D.step()
+
+            # EMA of G, with a ramp-up so early EMA weights do not lag the fast-changing G.
+            ema_nimg = ema_kimg * 1000
+            if cfg.ema_rampup:
+                ema_nimg = min(ema_nimg, cur_nimg * cfg.ema_rampup)
+            beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
+            with torch.no_grad():
+                for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                    p_ema.copy_(p.detach().lerp(p_ema, beta))
+                for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+                    b_ema.copy_(b)
+
+            # ADA: adjust p from the sign of D's real logits, every `interval` steps.
+            if isinstance(aug, augment_mod.ADA) and batch_idx % aug.interval == aug.interval - 1:
+                if world > 1:
+                    s = torch.tensor([aug._signs_sum, float(aug._signs_count)], device=device)
+                    torch.distributed.all_reduce(s)
+                    aug._signs_sum, aug._signs_count = float(s[0]), int(s[1])
+                rt = aug.update(cfg.batch)
+                if rt is not None:
+                    add("ada_rt", rt)
+
+            cur_nimg += cfg.batch
+            batch_idx += 1
+            elapsed = time.monotonic() - tick_start_time
+            rate = (cur_nimg - tick_start_nimg) / max(elapsed, 1e-6)
+            progress.update(cur_nimg / 1000, rate, {k: sums[k] / counts[k] for k in sums},
+                            aug.p)
+
+            # Tick: metrics, samples, checkpoint, model.
+            if cur_nimg >= tick_start_nimg + tick_nimg or cur_nimg >= total_nimg:
+                tick += 1
+                row = {"kimg": round(cur_nimg / 1000, 3), "tick": tick,
+                       **{k: sums[k] / counts[k] for k in sums}, "aug_p": aug.p,
+                       "img_per_s": rate, "sec_per_tick": elapsed, "gamma": gamma}
+                if rank == 0:
+                    _tick_outputs(cfg, out, row, tick, G, D, G_ema, opt_G, opt_D, aug, sampler,
+                                  cur_nimg, batch_idx, arch, g_kwargs, grid_z, swd, inception,
+                                  history, device)
+                    progress.update(cur_nimg / 1000, rate, row, aug.p, force=True)
+                if world > 1:
+                    torch.distributed.barrier()
+                sums.clear()
+                counts.clear()
+                tick_start_nimg, tick_start_time = cur_nimg, time.monotonic()
+    finally:
+        progress.close()
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+
+    # Final (or interrupted) state: checkpoint and model at exactly where we stopped.
+    if rank == 0:
+        last = ckpt.list_checkpoints(out)
+        if not last or not last[-1].name.endswith(f"{cur_nimg:012d}.pt"):
+            _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx,
+                      tick, arch, g_kwargs, history, device)
+        log(f"{exit_reason} at kimg {cur_nimg / 1000:.3f}: {out / 'model.safetensors'}")
+    if world > 1:
+        # Averaged gradients keep every rank's weights identical; check it once at the end.
+        dist = torch.distributed
+        total = torch.stack([p.detach().double().sum() for p in G.parameters()]).sum()
+        lo, hi = total.clone().reshape(1), total.clone().reshape(1)
+        dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+        dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+        if rank == 0:
+            log(f"DDP: generator weights {'identical' if lo.item() == hi.item() else 'DIFFER'}"
+                f" on all {world} processes")
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+def _read_history(path: Path, cur_nimg: int) -> list[dict]:
+    """metrics.jsonl rows up to `cur_nimg`; rows past it (after a kill) are dropped from it."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue   # a line cut short by a kill
+        if row.get("kimg", 0) * 1000 <= cur_nimg + 0.5:
+            rows.append(row)
+    tmp = path.with_name(".metrics.jsonl.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    os.replace(tmp, path)
+    return rows
+
+
+def _checkpoint_state(cfg, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, tick,
+                      arch, g_kwargs, device) -> dict:
+    return {
+        "format": 1, "arch": arch, "G_kwargs": g_kwargs, "config": asdict(cfg),
+        "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+        "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "augment": aug.state(),
+        "cur_nimg": int(cur_nimg), "batch_idx": int(batch_idx), "tick": int(tick),
+        "rng": {"torch": torch.get_rng_state(), "data": sampler.state(),
+                "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
+    }
+
+
+def _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, tick,
+              arch, g_kwargs, history, device) -> None:
+    from liveGAN.models.native import save_native
+
+    state = _checkpoint_state(cfg, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx,
+                              tick, arch, g_kwargs, device)
+    ckpt.save_checkpoint(out, state, cur_nimg)
+    last = history[-1] if history else {}
+    meta = {"training": {"kimg": round(cur_nimg / 1000, 3), "data": str(cfg.data),
+                         "res": cfg.res, "aug": cfg.aug,
+                         "swd": last.get("swd"), "made_by": "livegan train"}}
+    save_native(out / "model.safetensors", G_ema, arch, g_kwargs, meta)
+
+
+def _tick_outputs(cfg, out, row, tick, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg,
+                  batch_idx, arch, g_kwargs, grid_z, swd, inception, history, device) -> None:
+    """Rank 0 at the end of a tick: samples, metrics, checkpoint, model, curves."""
+    from liveGAN.train import plots
+
+    with torch.no_grad():
+        images = G_ema(grid_z, None, noise_mode="const").float().cpu()
+    # Named by kimg with three decimals, so short ticks (< 1 kimg) do not overwrite each other.
+    plots.save_grid(out / "samples" / f"fakes{cur_nimg / 1000:010.3f}.png", images)
+    plots.save_grid(out / "samples" / "latest.png", images)
+    if swd is not None or inception is not None:
+        want_swd = swd is not None and (tick % max(cfg.swd_every, 1) == 0)
+        if want_swd or inception is not None:
+            fakes = _generate(G_ema, swd.count if swd is not None else 256, device,
+                              seed=cfg.seed + 999)
+            if want_swd:
+                row.update({k: round(v, 4) for k, v in swd.distance(fakes).items()})
+            if inception is not None:
+                row.update(inception.distance(fakes))
+    row["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    history.append(row)
+    # The checkpoint first, then the metrics line: after a kill, a line never describes
+    # a state that cannot be resumed.
+    _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, tick,
+              arch, g_kwargs, history, device)
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    plots.draw_curves(history, out / "curves.png")
+
+
+@torch.no_grad()
+def _generate(G, count: int, device, seed: int, batch: int = 32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, count, batch):
+        z = torch.randn(min(batch, count - i), G.z_dim, generator=g).to(device)
+        out.append(G(z, None, noise_mode="const").float().cpu())
+    return torch.cat(out)

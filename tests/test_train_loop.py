@@ -1,0 +1,226 @@
+"""`livegan train` end to end in real processes: outputs, SIGKILL + resume, SIGTERM, DDP (gloo).
+
+Tiny everything (16x16 images, 16-channel networks, a few steps) so the file runs in well under
+a minute on two shared cores.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from liveGAN.train import procedural
+from liveGAN.train.pngio import write_png
+
+TINY = ["--res", "16", "--batch", "4", "--channel-base", "64", "--channel-max", "16",
+        "--swd-images", "8", "--threads", "1", "--no-progress"]
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYGAME_HIDE_SUPPORT_PROMPT="1",
+               SDL_VIDEODRIVER="offscreen", SDL_AUDIODRIVER="dummy")
+    env.pop("RANK", None)
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def _cmd(*args):
+    return [sys.executable, "-m", "liveGAN.cli", "train", *map(str, args)]
+
+
+def _train(*args, timeout=120):
+    return subprocess.run(_cmd(*args), env=_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _checkpoint_nimg(run: Path) -> list[int]:
+    return sorted(int(p.stem.split("-")[1]) for p in (run / "checkpoints").glob("ckpt-*.pt"))
+
+
+def _wait_for_checkpoint(proc, run: Path, timeout=60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = _checkpoint_nimg(run)
+        if found:
+            return found[-1]
+        if proc.poll() is not None:
+            raise AssertionError(f"training exited early: {proc.stderr.read()}")
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("no checkpoint appeared")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    for i in range(12):
+        write_png(folder / f"img{i:02d}.png",
+                  procedural.make_image(16, procedural.image_rng(0, i)))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def finished_run(data_dir, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "run"
+    result = _train(data_dir, "--out", run, "--kimg", "0.048", "--tick", "0.016", *TINY)
+    assert result.returncode == 0, result.stderr
+    return run, result
+
+
+def test_end_to_end_outputs(finished_run):
+    from liveGAN.models import load_generator
+    from liveGAN.train.checkpoint import load_checkpoint
+
+    run, result = finished_run
+    assert "broken.png" in result.stderr and "skipped 1 unreadable" in result.stderr
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["kimg"] for r in rows] == [0.016, 0.032, 0.048]
+    for key in ("loss_G", "loss_D", "aug_p", "swd", "swd_16", "img_per_s"):
+        assert all(key in r for r in rows), key
+    assert all(np.isfinite(r["loss_G"]) and np.isfinite(r["swd"]) for r in rows)
+    samples = sorted(p.name for p in (run / "samples").glob("*.png"))
+    assert "reals.png" in samples and "latest.png" in samples
+    assert {"fakes000000.016.png", "fakes000000.048.png"} <= set(samples)
+    for png in [run / "curves.png", run / "samples" / "latest.png"]:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The model plays: native format, varied images for different seeds.
+    G = load_generator(run / "model.safetensors")
+    assert G.architecture == "light" and G.img_resolution == 16
+    with torch.no_grad():
+        img = G(torch.randn(4, G.z_dim), None)
+    assert img.shape == (4, 3, 16, 16) and torch.isfinite(img).all()
+    assert (img[0] - img[1]).abs().mean() > 1e-3
+    # Checkpoints load with the restricted unpickler and know where they were.
+    ckpt = load_checkpoint(sorted((run / "checkpoints").glob("*.pt"))[-1])
+    assert ckpt["cur_nimg"] == 48 and ckpt["augment"]["kind"] == "ada"
+    # The patch points at the model and passes liveGAN's patch validation.
+    patch_text = (run / "patch.toml").read_text()
+    assert tomllib.loads(patch_text)["model"]["path"] == "model.safetensors"
+    from liveGAN.patch import load_patch
+
+    patch = load_patch(run / "patch.toml")
+    assert patch.model.path == (run / "model.safetensors").resolve()
+
+
+def test_sigkill_then_resume_continues_from_the_checkpoint(data_dir, tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cmd(data_dir, "--out", run, "--kimg", "50", "--tick", "0.008",
+                                 "--swd-every", "0", *TINY),
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    _wait_for_checkpoint(proc, run)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    saved = _checkpoint_nimg(run)[-1]
+    assert saved >= 8
+    target = saved / 1000 + 0.008
+    result = _train("--resume", "--out", run, "--kimg", f"{target:.3f}", "--tick", "0.008",
+                    "--no-progress", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert f"resuming from ckpt-{saved:012d}.pt at kimg {saved / 1000:.3f}" in result.stderr
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    kimgs = [r["kimg"] for r in rows]
+    assert kimgs == sorted(kimgs) and len(set(kimgs)) == len(kimgs)
+    assert kimgs[-1] == pytest.approx(saved / 1000 + 0.008)
+    assert _checkpoint_nimg(run)[-1] == saved + 8      # carried on, not restarted from 0
+    ticks = [r["tick"] for r in rows]
+    assert ticks == list(range(1, len(ticks) + 1))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_writes_a_checkpoint_and_exits_zero(signum, data_dir, tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cmd(data_dir, "--out", run, "--kimg", "50", "--tick", "0.008",
+                                 "--swd-every", "0", *TINY),
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    first = _wait_for_checkpoint(proc, run)
+    time.sleep(0.5)   # a few more steps, so the stop lands between ticks
+    proc.send_signal(signum)
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, stderr
+    assert "stopped at kimg" in stderr
+    last = _checkpoint_nimg(run)[-1]
+    assert last >= first
+    assert (run / "model.safetensors").is_file()
+
+
+def test_from_model_fine_tunes(finished_run, data_dir, tmp_path):
+    from liveGAN.models import load_generator
+
+    source, _ = finished_run
+    result = _train(data_dir, "--out", tmp_path / "ft", "--from", source / "model.safetensors",
+                    "--kimg", "0.008", "--tick", "0.008", "--swd-every", "0", *TINY,
+                    "--res", "32")
+    assert result.returncode == 0, result.stderr
+    assert "training at the model's resolution 16" in result.stderr
+    G = load_generator(tmp_path / "ft" / "model.safetensors")
+    assert G.architecture == "light" and G.init_kwargs == load_generator(
+        source / "model.safetensors").init_kwargs
+
+
+def test_stylegan2_architecture_trains(data_dir, tmp_path):
+    from liveGAN.models import load_generator
+
+    result = _train(data_dir, "--out", tmp_path / "sg2", "--arch", "stylegan2", "--kimg",
+                    "0.008", "--tick", "0.008", "--swd-every", "0", "--aug", "diffaugment",
+                    *TINY)
+    assert result.returncode == 0, result.stderr
+    G = load_generator(tmp_path / "sg2" / "model.safetensors")
+    assert G.architecture == "stylegan2" and G.img_resolution == 16
+
+
+def test_ddp_two_processes_with_gloo(data_dir, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           "--master_port", str(29500 + os.getpid() % 1000), "-m", "liveGAN.cli", "train",
+           str(data_dir), "--out", str(run), "--kimg", "0.016", "--tick", "0.008",
+           "--swd-every", "0", "--device", "cpu", *TINY]
+    result = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(2 process(es))" in result.stderr
+    assert "generator weights identical on all 2 processes" in result.stderr
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["kimg"] for r in rows] == [0.008, 0.016]   # one writer: no duplicated lines
+    assert (run / "model.safetensors").is_file()
+
+
+def test_clear_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = _train(tmp_path / "empty", "--out", tmp_path / "r", *TINY)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error:") and "no images found" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _train("--resume", "--out", tmp_path / "nothing", "--no-progress")
+    assert result.returncode == 1 and "no readable checkpoint" in result.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (bf16 autocast path)")
+def test_cuda_mixed_precision_run(data_dir, tmp_path):
+    result = _train(data_dir, "--out", tmp_path / "cuda", "--device", "cuda", "--kimg", "0.016",
+                    "--tick", "0.008", *TINY)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (tmp_path / "cuda" / "metrics.jsonl").read_text()
+            .splitlines()]
+    assert all(np.isfinite(r["loss_G"]) and np.isfinite(r["loss_D"]) for r in rows)
+
+
+def test_livegan_run_plays_the_run_patch(finished_run):
+    run, _ = finished_run
+    result = subprocess.run([sys.executable, "-m", "liveGAN.cli", "run", str(run / "patch.toml"),
+                             "--headless", "--frames", "3", "--no-osc", "--size", "64x64"],
+                            env=_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "generator failed" not in result.stderr
+    assert "frames shown 3" in result.stdout + result.stderr
