@@ -61,6 +61,16 @@ class EngineThread:
             raise self.error
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tests use tiny models that gain nothing from threads, and on a busy 2-core machine
+    torch's spinning worker threads make them many times slower (see bench/RESULTS.md)."""
+    import torch
+
+    torch.set_num_threads(1)
+    yield
+
+
 @pytest.fixture
 def engine_thread():
     return EngineThread

@@ -19,16 +19,6 @@ from liveGAN.models.presets import PRESETS, build_preset, preset_config
 FIXTURES = Path(__file__).parent / "fixtures" / "stylegan"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models gain nothing from two threads, and on a shared 2-core machine torch's
-    spinning workers make them many times slower; restore the setting for other modules."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def run_bench(argv, capsys):
     code = bench.main(argv)
     out, err = capsys.readouterr()

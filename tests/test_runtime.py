@@ -22,16 +22,6 @@ CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs CUDA")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models gain nothing from two threads, and on a shared 2-core machine torch's
-    spinning workers make them many times slower; restore the setting for other modules."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def load_fixture(name, device="cpu"):
     config = json.loads((FIXTURES / f"{name}.json").read_text())
     module = stylegan2 if config["architecture"] == "stylegan2" else stylegan3

@@ -18,16 +18,6 @@ CASES = ["sg2-tiny", "sg2-cond"]
 TOL = 1e-4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These toy networks gain nothing from threads, and on a busy 2-core CI box OpenMP
-    barriers in hundreds of tiny ops can stall for whole scheduler slices."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def load_case(name):
     """(Generator with official weights loaded strictly, expected tensors, config)."""
     config = json.loads((FIXTURES / f"{name}.json").read_text())
