@@ -200,11 +200,9 @@ def run(args) -> int:
     print(format_result(label, result), flush=True)
     if args.json:
         result["model"] = label
-        folder = os.path.dirname(os.path.abspath(args.json))
-        tmp = os.path.join(folder, f".{os.path.basename(args.json)}.tmp")
-        with open(tmp, "w") as handle:
-            json.dump(result, handle, indent=1)
-        os.replace(tmp, args.json)
+        from liveGAN.files import write_text
+
+        write_text(args.json, json.dumps(result, indent=1))
     return 0
 
 

@@ -10,13 +10,12 @@ the same way; the StyleGAN parity fixtures use that layout.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
+from liveGAN.files import atomic_path
 from liveGAN.models import ModelLoadError
 from liveGAN.models.architectures import ARCHITECTURES, build
 
@@ -53,19 +52,8 @@ def save_native(path, G: torch.nn.Module, architecture: str, init_kwargs: Mappin
     path = Path(path)
     tensors = _state_tensors(G)
     # Temp file in the same folder, then one rename: a reader (or a crash) never sees half a model.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={METADATA_KEY: header_json})
-        # mkstemp makes the file private (0600); a model is an ordinary user file.
-        os.chmod(tmp, 0o644)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: header_json})
     return path
 
 

@@ -8,13 +8,13 @@ then renamed: a kill at any moment leaves either the old or the new checkpoint, 
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from liveGAN.files import atomic_path
 
 KEEP = 3  # older checkpoints are removed; three survive a bad disk write or a bad last tick
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
@@ -35,18 +35,8 @@ def save_checkpoint(run_dir, state: dict[str, Any], cur_nimg: int) -> Path:
     """Write `state` atomically as RUN/checkpoints/ckpt-<nimg>.pt; prune old ones; return path."""
     folder = checkpoint_dir(run_dir)
     path = folder / f"ckpt-{int(cur_nimg):012d}.pt"
-    fd, tmp = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)   # mkstemp makes owner-only files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
     for old in list_checkpoints(run_dir)[:-KEEP]:
         old.unlink(missing_ok=True)
     return path

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from liveGAN.files import write_text
 from liveGAN.train import augment as augment_mod
 from liveGAN.train import checkpoint as ckpt
 from liveGAN.train.data import BatchSampler, prepare
@@ -183,11 +184,7 @@ def write_patch(run_dir: Path) -> Path:
             "speed = 0.3\n\n"
             "[[shaders]]\n"
             'effect = "grade"\n')
-    path = run_dir / "patch.toml"
-    tmp = path.with_name(".patch.toml.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return write_text(run_dir / "patch.toml", text)
 
 
 class _Progress:
@@ -518,9 +515,7 @@ def _read_history(path: Path, cur_nimg: int) -> list[dict]:
             continue   # a line cut short by a kill
         if row.get("kimg", 0) * 1000 <= cur_nimg + 0.5:
             rows.append(row)
-    tmp = path.with_name(".metrics.jsonl.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, path)
+    write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
 

@@ -6,13 +6,13 @@ sample grid while training runs never reads half a file.
 """
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from liveGAN.files import write_bytes
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -42,15 +42,4 @@ def write_png(path, image: np.ndarray, level: int = 6) -> Path:
     """Write `image` (see encode_png) to `path` atomically; returns the path."""
     path = Path(path)
     data = encode_png(image, level)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        # mkstemp makes owner-only files; a picture should be readable like any other file.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_bytes(path, data)
