@@ -321,6 +321,10 @@ def train(cfg: TrainConfig, log=None) -> int:
         (out / "samples").mkdir(exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
         history = _read_history(out / "metrics.jsonl", cur_nimg)
+        saved_row = json.loads(resume_state.get("metrics_row") or "{}") if resume_state else {}
+        if saved_row and (not history or history[-1].get("kimg", 0) * 1000 < cur_nimg - 0.5):
+            history.append(saved_row)
+            write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         n_ref = min(cfg.swd_images, len(data.images))
         ref_idx = torch.randperm(len(data.images), generator=torch.Generator().manual_seed(7))
         reals = torch.from_numpy(data.images[sorted(ref_idx[:n_ref].tolist())].copy())
@@ -537,8 +541,11 @@ def _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch
 
     state = _checkpoint_state(cfg, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx,
                               tick, arch, g_kwargs, device)
-    ckpt.save_checkpoint(out, state, cur_nimg)
     last = history[-1] if history else {}
+    # The tick's metrics row travels in the checkpoint too: a kill between the checkpoint and
+    # the metrics.jsonl line must not leave a hole in the history after --resume.
+    state["metrics_row"] = json.dumps(last)
+    ckpt.save_checkpoint(out, state, cur_nimg)
     meta = {"training": {"kimg": round(cur_nimg / 1000, 3), "data": str(cfg.data),
                          "res": cfg.res, "aug": cfg.aug,
                          "swd": last.get("swd"), "made_by": "livegan train"}}
