@@ -372,7 +372,11 @@ class Generator(nn.Module):
 
     Takes the official constructor arguments, so `Generator(**init_kwargs)` rebuilds a network
     from its pickle/JSON; `synthesis_kwargs` may also come as one dict (StyleGAN2-ADA pickles).
+    StyleGAN3's generator is this class with its own mapping and synthesis networks.
     """
+
+    mapping_network = MappingNetwork
+    synthesis_network = SynthesisNetwork
 
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int,
                  img_channels: int, mapping_kwargs: dict | None = None,
@@ -382,11 +386,11 @@ class Generator(nn.Module):
         synthesis_kwargs = {**nested, **synthesis_kwargs}
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution,
-                                          img_channels=img_channels, **synthesis_kwargs)
+        self.synthesis = self.synthesis_network(w_dim=w_dim, img_resolution=img_resolution,
+                                                img_channels=img_channels, **synthesis_kwargs)
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim,
-                                      num_ws=self.num_ws, **(mapping_kwargs or {}))
+        self.mapping = self.mapping_network(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim,
+                                            num_ws=self.num_ws, **(mapping_kwargs or {}))
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
                 truncation_cutoff: int | None = None, update_emas: bool = False,

@@ -20,6 +20,7 @@ from torch import nn
 
 from liveGAN.models.ops import (design_lowpass_filter, filtered_lrelu, modulated_conv2d_sg3,
                                 normalize_2nd_moment)
+from liveGAN.models import stylegan2
 from liveGAN.models.stylegan2 import NOISE_MODES, FullyConnectedLayer, uses_truncation, check_ws
 
 
@@ -277,22 +278,12 @@ class SynthesisNetwork(nn.Module):
         return x.to(torch.float32).contiguous()
 
 
-class Generator(nn.Module):
-    """StyleGAN3 generator: `mapping` (z, c -> ws) then `synthesis` (ws -> image)."""
+class Generator(stylegan2.Generator):
+    """StyleGAN3 generator: `mapping` (z, c -> ws) then `synthesis` (ws -> image); the official
+    constructor arguments, built like StyleGAN2's with StyleGAN3's networks."""
 
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int,
-                 img_channels: int, mapping_kwargs: dict | None = None,
-                 **synthesis_kwargs) -> None:
-        super().__init__()
-        nested = synthesis_kwargs.pop("synthesis_kwargs", None) or {}
-        synthesis_kwargs = {**nested, **synthesis_kwargs}
-        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
-        self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution,
-                                          img_channels=img_channels, **synthesis_kwargs)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim,
-                                      num_ws=self.num_ws, **(mapping_kwargs or {}))
+    mapping_network = MappingNetwork
+    synthesis_network = SynthesisNetwork
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
                 truncation_cutoff: int | None = None, update_emas: bool = False,
