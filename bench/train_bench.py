@@ -1,6 +1,7 @@
 """Benchmark of the light architecture: training images/s and live inference ms/frame.
 
-    python bench/train_bench.py [--res 64 128] [--threads 1] [--ticks 5] [--channel-base 1024]
+    python bench/train_bench.py [--res 64 128] [--threads 1] [--precision fp32 bf16] [--ticks 5]
+                                [--channel-base 1024] [--no-inference]
 
 Training: runs the real `livegan train` loop (light arch, ADA, R1, EMA; SWD off) on a small
 procedural data set and reports images/s per tick (median and spread over ticks; the first tick
@@ -23,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import percentiles, row  # noqa: E402
 
 
-def bench_training(res: int, threads: int, ticks: int, channel_base: int, batch: int) -> list:
+def bench_training(res: int, threads: int, ticks: int, channel_base: int, batch: int,
+                   precision: str = "fp32") -> list:
     from liveGAN.train import procedural
     from liveGAN.train.loop import TrainConfig, train
     from liveGAN.train.pngio import write_png
@@ -36,7 +38,8 @@ def bench_training(res: int, threads: int, ticks: int, channel_base: int, batch:
     tick_kimg = batch * 8 / 1000   # 8 steps per tick
     cfg = TrainConfig(data=str(data), out=str(work / "run"), res=res, arch="light", batch=batch,
                       kimg=tick_kimg * (ticks + 1), tick=tick_kimg, aug="ada", swd_every=0,
-                      channel_base=channel_base, threads=threads, progress=False)
+                      channel_base=channel_base, threads=threads, precision=precision,
+                      progress=False)
     train(cfg, log=lambda m: None)
     rows = [json.loads(x) for x in (work / "run" / "metrics.jsonl").read_text().splitlines()]
     return [r["img_per_s"] for r in rows[1:]]
@@ -65,6 +68,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--res", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--threads", type=int, nargs="+", default=[1])
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                        help="training precision(s); bf16 = autocast")
+    parser.add_argument("--no-inference", action="store_true", help="training figures only")
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--frames", type=int, default=100)
@@ -73,13 +79,17 @@ def main() -> int:
     args = parser.parse_args()
 
     print(f"## light training (batch {args.batch}, channel_base {args.channel_base})\n")
-    print("| res | threads | img/s median | min | max | ticks |")
-    print("|---|---|---|---|---|---|")
+    print("| res | threads | precision | img/s median | min | max | ticks |")
+    print("|---|---|---|---|---|---|---|")
     for res in args.res:
         for threads in args.threads:
-            rates = bench_training(res, threads, args.ticks, args.channel_base, args.batch)
-            print(f"| {res} | {threads} | {statistics.median(rates):.1f} | {min(rates):.1f} | "
-                  f"{max(rates):.1f} | {len(rates)} |", flush=True)
+            for precision in args.precision:
+                rates = bench_training(res, threads, args.ticks, args.channel_base, args.batch,
+                                       precision)
+                print(f"| {res} | {threads} | {precision} | {statistics.median(rates):.1f} | "
+                      f"{min(rates):.1f} | {max(rates):.1f} | {len(rates)} |", flush=True)
+    if args.no_inference:
+        return 0
 
     print(f"\n## light inference, batch 1 (ms/frame, {args.frames} frames)\n")
     print("| case | p50 | p10 | p90 | p99 | max | fps at p50 |")

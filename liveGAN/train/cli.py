@@ -32,6 +32,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--from", dest="from_model", metavar="MODEL", default=None,
                         help="fine-tune from a trained model (any format load_generator reads)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=None,
+                        help="auto (default): bf16 autocast on CUDA, fp32 elsewhere; bf16 also "
+                        "on the CPU; --resume keeps the run's unless given")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (G and D)")
     parser.add_argument("--swd-every", type=int, default=1, metavar="TICKS",
@@ -59,8 +62,9 @@ def config_from_args(args):
     return TrainConfig(
         data=args.data or "", out=args.out, res=args.res, arch=args.arch, batch=args.batch,
         kimg=args.kimg, tick=args.tick, aug=args.aug, mirror=args.mirror, gamma=args.gamma,
-        resume=args.resume, from_model=args.from_model, device=args.device, seed=args.seed,
-        lr=args.lr, swd_every=args.swd_every, swd_images=args.swd_images,
+        resume=args.resume, from_model=args.from_model, device=args.device,
+        precision=args.precision, seed=args.seed, lr=args.lr, swd_every=args.swd_every,
+        swd_images=args.swd_images,
         inception=args.inception, fit=args.fit, channel_base=args.channel_base,
         channel_max=args.channel_max, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
         threads=args.threads, progress=not args.no_progress)

@@ -6,14 +6,18 @@ RUN/model.safetensors + RUN/patch.toml (a playable model and a patch that plays 
 
 The recipe is StyleGAN2-ADA's: non-saturating logistic loss, lazy R1 on reals every
 `r1_interval` D steps, style mixing, an exponential moving average (EMA) of G that is what we
-export, DiffAugment or ADA so small data sets do not collapse, bf16 autocast on CUDA.
+export, DiffAugment or ADA so small data sets do not collapse, bf16 autocast on CUDA (or on
+the CPU with --precision bf16; R1's double backward always runs in fp32).
 Data parallel across processes when started by torchrun (RANK/WORLD_SIZE/LOCAL_RANK set): each
-process draws its own share of the batch and gradients are averaged with all_reduce before every
-optimiser step (what DistributedDataParallel does, done by hand because R1's double backward and
-the alternating G/D phases do not fit DDP's hooks); rank 0 writes all files.
+process draws its own share of the batch; G and D are wrapped in DistributedDataParallel, which
+averages their gradients during backward. Each trained network goes through its DDP wrapper
+exactly once per backward (the other one is called bare, frozen), the D step's fake half runs
+under `no_sync` so its gradients join the real half's (+ R1) in one all-reduce; rank 0 writes
+all files.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -31,7 +35,8 @@ from liveGAN.train import augment as augment_mod
 from liveGAN.train import checkpoint as ckpt
 from liveGAN.train.data import BatchSampler, prepare
 from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
-from liveGAN.train.loss import default_gamma, discriminator_loss, generator_loss, r1_penalty
+from liveGAN.train.loss import (default_gamma, fake_loss, generator_loss, r1_penalty,
+                                real_loss)
 
 
 @dataclass
@@ -51,6 +56,9 @@ class TrainConfig:
     resume: bool = False
     from_model: str | None = None
     device: str = "auto"
+    # auto (bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16; None: auto, or on --resume
+    # the checkpoint's choice
+    precision: str | None = None
     seed: int = 0
     lr: float = 0.002
     ema_kimg: float | None = None       # None: batch * 10 / 32 (StyleGAN2-ADA)
@@ -146,25 +154,48 @@ def _build_networks(cfg: TrainConfig, saved: tuple[str, dict] | None = None):
     return G.train().requires_grad_(False), dict(g_kwargs), arch, Discriminator(**d_kwargs)
 
 
-def _all_reduce_grads(module: torch.nn.Module, world: int) -> None:
-    """Average gradients over processes (one flat buffer: one message, not one per tensor)."""
-    if world <= 1:
-        return
-    import torch.distributed as dist
+class _GeneratorPass(torch.nn.Module):
+    """G's whole training forward (mapping, style mixing, synthesis) as one module call.
 
-    # Every parameter, in a fixed order, so all ranks send buffers of the same layout.
-    params = list(module.parameters())
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-    flat = torch.cat([p.grad.flatten() for p in params])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for p in params:
-        n = p.numel()
-        p.grad.copy_(flat[offset: offset + n].view_as(p))
-        offset += n
+    DDP prepares its gradient reduction in the wrapper's forward, so the G step must be a single
+    call through the wrapper even though it runs the mapping network twice.
+    """
+
+    def __init__(self, G: torch.nn.Module, style_mixing: float):
+        super().__init__()
+        self.G = G
+        self.style_mixing = style_mixing
+
+    def forward(self, z: torch.Tensor, update_emas: bool = False) -> torch.Tensor:
+        G = self.G
+        ws = G.mapping(z, None, update_emas=update_emas)
+        # Style mixing: part of the batch takes its fine layers from a second latent, so
+        # neighbouring layers do not rely on each other (better for live layer-wise control).
+        if self.style_mixing > 0:
+            cutoff = int(torch.randint(1, ws.shape[1], ()))
+            mix = (torch.rand(ws.shape[0], 1, 1, device=ws.device) < self.style_mixing)
+            ws2 = G.mapping(torch.randn_like(z), None, update_emas=False)
+            rows = torch.arange(ws.shape[1], device=ws.device)[None, :, None] >= cutoff
+            ws = torch.where(mix & rows, ws2, ws)
+        return G.synthesis(ws, noise_mode="random")
+
+
+def _data_parallel(module: torch.nn.Module, trained: torch.nn.Module, world: int,
+                   device: torch.device) -> torch.nn.Module:
+    """`module` wrapped in DistributedDataParallel when there are several processes.
+
+    DDP registers its hooks on parameters that require grad when it is built, so `trained` is
+    unfrozen for the construction and frozen again (the loop unfreezes it per phase). Buffers
+    are not broadcast: G's w_avg tracks each rank's own latents, and only rank 0's is exported.
+    """
+    if world <= 1:
+        return module
+    trained.requires_grad_(True)
+    wrapped = torch.nn.parallel.DistributedDataParallel(
+        module, device_ids=[device.index] if device.type == "cuda" else None,
+        forward_sync_buffers=False)
+    trained.requires_grad_(False)
+    return wrapped
 
 
 def _sanitise_grads(module: torch.nn.Module) -> None:
@@ -234,7 +265,6 @@ def train(cfg: TrainConfig, log=None) -> int:
     if cfg.batch % world:
         raise TrainError(f"--batch {cfg.batch} must be divisible by the {world} processes")
     batch_gpu = cfg.batch // world
-    use_amp = device.type == "cuda"
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cudnn.benchmark = True
@@ -249,13 +279,18 @@ def train(cfg: TrainConfig, log=None) -> int:
             raise TrainError(f"--resume: no readable checkpoint in {out / 'checkpoints'}")
         path, resume_state = found
         saved = dict(resume_state["config"])
-        for key in ("kimg", "tick", "device", "progress", "swd_every", "threads"):
-            saved[key] = getattr(cfg, key)   # these may change between sessions
+        for key in ("kimg", "tick", "device", "precision", "progress", "swd_every", "threads"):
+            if key != "precision" or cfg.precision is not None:
+                saved[key] = getattr(cfg, key)   # these may change between sessions
         saved["resume"] = True
         cfg = TrainConfig(**saved)
         if rank == 0:
             log(f"resuming from {path.name} at kimg {resume_state['cur_nimg'] / 1000:.3f}")
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.precision not in (None, "auto", "fp32", "bf16"):
+        raise TrainError(f"--precision {cfg.precision!r}: expected auto, fp32 or bf16")
+    use_amp = cfg.precision == "bf16" or (cfg.precision in (None, "auto")
+                                          and device.type == "cuda")
 
     requested_res = cfg.res
     # -- networks (same seed on every rank so they start identical) -----------------------------
@@ -350,17 +385,12 @@ def train(cfg: TrainConfig, log=None) -> int:
     def autocast():
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp)
 
-    def run_G(z, update_emas=False):
-        ws = G.mapping(z, None, update_emas=update_emas)
-        # Style mixing: part of the batch takes its fine layers from a second latent, so
-        # neighbouring layers do not rely on each other (better for live layer-wise control).
-        if cfg.style_mixing > 0:
-            cutoff = int(torch.randint(1, ws.shape[1], ()))
-            mix = (torch.rand(ws.shape[0], 1, 1, device=ws.device) < cfg.style_mixing)
-            ws2 = G.mapping(torch.randn_like(z), None, update_emas=False)
-            rows = torch.arange(ws.shape[1], device=ws.device)[None, :, None] >= cutoff
-            ws = torch.where(mix & rows, ws2, ws)
-        return G.synthesis(ws, noise_mode="random")
+    # The trained network goes through its DDP wrapper (G_train / D_train); the frozen one is
+    # called bare (G_pass / D), so no wrapper ever waits for gradients that never come.
+    G_pass = _GeneratorPass(G, cfg.style_mixing)
+    G_train = _data_parallel(G_pass, G, world, device)
+    D_train = _data_parallel(D, D, world, device)
+    D_fake_sync = getattr(D_train, "no_sync", contextlib.nullcontext)
 
     # -- the loop ------------------------------------------------------------------------------
     total_nimg = int(cfg.kimg * 1000)
@@ -372,8 +402,10 @@ def train(cfg: TrainConfig, log=None) -> int:
     progress = _Progress(cfg.progress and rank == 0, cfg.kimg)
     rate = 0.0
     if rank == 0:
-        log(f"training {arch} {cfg.res}x{cfg.res}, batch {cfg.batch} ({world} process(es)), "
-            f"aug {cfg.aug}, gamma {gamma:.4g}, device {device}, until kimg {cfg.kimg:g}")
+        log(f"training {arch} {cfg.res}x{cfg.res}, batch {cfg.batch} ({world} process(es)"
+            f"{', DistributedDataParallel' if world > 1 else ''}), "
+            f"aug {cfg.aug}, gamma {gamma:.4g}, device {device}"
+            f"{' (bf16 autocast)' if use_amp else ''}, until kimg {cfg.kimg:g}")
 
     def add(name, value):
         sums[name] = sums.get(name, 0.0) + float(value)
@@ -396,43 +428,46 @@ def train(cfg: TrainConfig, log=None) -> int:
             G.requires_grad_(True)
             z = torch.randn(batch_gpu, G.z_dim, device=device)
             with autocast():
-                fake_logits = D(aug(run_G(z)))
+                fake_logits = D(aug(G_train(z)))
                 loss_G = generator_loss(fake_logits.float())
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()
             G.requires_grad_(False)
-            _all_reduce_grads(G, world)
             _sanitise_grads(G)
             opt_G.step()
             add("loss_G", loss_G.item())
 
-            # D step: tell reals from fakes.
+            # D step: tell reals from fakes. The fake half's gradients stay local (no_sync) and
+            # are averaged with the real half's in the second backward.
             D.requires_grad_(True)
-            real = sampler.next()
+            opt_D.zero_grad(set_to_none=True)
             z = torch.randn(batch_gpu, G.z_dim, device=device)
             with torch.no_grad(), autocast():
-                fake = run_G(z, update_emas=True)
-            with autocast():
-                fake_logits = D(aug(fake))
-                real_logits = D(aug(real))
-                loss_D = discriminator_loss(real_logits.float(), fake_logits.float())
-            opt_D.zero_grad(set_to_none=True)
-            loss_D.backward()
+                fake = G_pass(z, update_emas=True)
+            with D_fake_sync():
+                with autocast():
+                    fake_logits = D_train(aug(fake))
+                    loss_fake = fake_loss(fake_logits.float())
+                loss_fake.backward()
+            # Lazy R1 on the same real pass, every r1_interval steps, scaled up by the interval
+            # to compensate; in fp32 then, because the double backward is fragile in bf16.
+            r1_due = batch_idx % cfg.r1_interval == 0 and gamma > 0
+            real = sampler.next().detach().requires_grad_(r1_due)
+            with autocast() if not r1_due else contextlib.nullcontext():
+                real_logits = D_train(aug(real))
+                loss_real = real_loss(real_logits.float())
+            if r1_due:
+                r1 = r1_penalty(real, real_logits)
+                (loss_real + r1 * (gamma / 2) * cfg.r1_interval).backward()
+                add("r1", r1.item())
+            else:
+                loss_real.backward()
+            D.requires_grad_(False)
             if isinstance(aug, augment_mod.ADA):
-                aug.accumulate(real_logits)
-            add("loss_D", loss_D.item())
+                aug.accumulate(real_logits.detach())
+            add("loss_D", loss_fake.item() + loss_real.item())
             add("D_real", real_logits.float().mean().item())
             add("D_fake", fake_logits.float().mean().item())
-
-            # Lazy R1: every r1_interval steps, scaled up by the interval to compensate. Its
-            # gradients add to the main D gradients, and one optimiser step takes both.
-            if batch_idx % cfg.r1_interval == 0 and gamma > 0:
-                real_r1 = real.detach().requires_grad_(True)
-                r1 = r1_penalty(real_r1, D(aug(real_r1)))   # fp32: the double backward is fragile
-                (r1 * (gamma / 2) * cfg.r1_interval).backward()
-                add("r1", r1.item())
-            D.requires_grad_(False)
-            _all_reduce_grads(D, world)
             _sanitise_grads(D)
             opt_D.step()
 
@@ -493,15 +528,16 @@ def train(cfg: TrainConfig, log=None) -> int:
                       tick, arch, g_kwargs, history, device)
         log(f"{exit_reason} at kimg {cur_nimg / 1000:.3f}: {out / 'model.safetensors'}")
     if world > 1:
-        # Averaged gradients keep every rank's weights identical; check it once at the end.
+        # DDP's averaged gradients keep every rank's weights identical; check it once at the end.
         dist = torch.distributed
-        total = torch.stack([p.detach().double().sum() for p in G.parameters()]).sum()
-        lo, hi = total.clone().reshape(1), total.clone().reshape(1)
+        sums = torch.stack([torch.stack([p.detach().double().sum() for p in net.parameters()]).sum()
+                            for net in (G, D)])
+        lo, hi = sums.clone(), sums.clone()
         dist.all_reduce(lo, op=dist.ReduceOp.MIN)
         dist.all_reduce(hi, op=dist.ReduceOp.MAX)
         if rank == 0:
-            log(f"DDP: generator weights {'identical' if lo.item() == hi.item() else 'DIFFER'}"
-                f" on all {world} processes")
+            same = bool(torch.equal(lo, hi))
+            log(f"DDP: G and D weights {'identical' if same else 'DIFFER'} on all {world} processes")
         dist.barrier()
         dist.destroy_process_group()
     return 0

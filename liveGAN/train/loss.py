@@ -13,9 +13,14 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Logistic D loss: -log sigmoid(D(x)) - log(1 - sigmoid(D(G(z))))."""
-    return F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+def fake_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """D's loss on fakes: -log(1 - sigmoid(D(G(z))))."""
+    return F.softplus(fake_logits).mean()
+
+
+def real_loss(real_logits: torch.Tensor) -> torch.Tensor:
+    """D's loss on reals: -log sigmoid(D(x))."""
+    return F.softplus(-real_logits).mean()
 
 
 def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
