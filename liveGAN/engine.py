@@ -139,7 +139,8 @@ class _Reloader:
             bundle = None
             if patch.model != self._patch.model:
                 try:
-                    bundle = load_bundle(patch.model, self.device)
+                    bundle = load_bundle(patch.model, self.device,
+                                         log=lambda m: self.log("model", m))
                 except Exception as err:
                     self.log("patch", f"patch not reloaded, keeping the last good one: "
                                       f"{patch.path}: model: {err}")
@@ -158,7 +159,8 @@ class Engine:
         self.print = print_fn or (lambda msg: print(msg, flush=True))
         self.log = RateLimitedLog(sink=self.print)
         self.patch = load_patch(patch_path)
-        self.bundle = bundle or load_bundle(self.patch.model, self.options.device)
+        self.bundle = bundle or load_bundle(self.patch.model, self.options.device,
+                                            log=lambda m: self.log("model", m))
         self._stop = False
         self.window = None
         self.recorder = None

@@ -24,6 +24,8 @@ FITS = ("fit", "fill", "stretch")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "official", "bf16", "fp16")
 NOISE_MODES = ("const", "none", "random")
+GRAPH_MODES = ("auto", "on", "off")   # the runtime's names (liveGAN.models.runtime), kept here so
+                                      # checking a patch does not import torch
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class ModelSpec:
     device: str = "auto"
     precision: str = "auto"
     noise_mode: str = "const"
+    graph: str = "auto"
+    compile: bool = False
 
 
 @dataclass
@@ -225,7 +229,7 @@ def parse_patch(data: dict, path: Path) -> Patch:
 
     # [model]
     m = r.table(data, "model", ("path", "preset", "custom", "z_dim", "output_range", "device",
-                                "precision", "noise_mode"))
+                                "precision", "noise_mode", "graph", "compile"))
     model = ModelSpec()
     model_path = r.string(m, "path", "model.path")
     model.preset = r.string(m, "preset", "model.preset")
@@ -249,6 +253,8 @@ def parse_patch(data: dict, path: Path) -> Patch:
     model.device = r.choice(m, "device", "model.device", "auto", DEVICES)
     model.precision = r.choice(m, "precision", "model.precision", "auto", PRECISIONS)
     model.noise_mode = r.choice(m, "noise_mode", "model.noise_mode", "const", NOISE_MODES)
+    model.graph = r.choice(m, "graph", "model.graph", "auto", GRAPH_MODES)
+    model.compile = r.boolean(m, "compile", "model.compile", False)
 
     patch = Patch(path=path, model=model)
 

@@ -6,7 +6,7 @@ patch edited while playing, on the reloader thread (never on the render thread).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from liveGAN.patch import ModelSpec
 
@@ -28,8 +28,11 @@ class ModelBundle:
         return int(self.G.num_ws)
 
 
-def load_bundle(spec: ModelSpec, device: str | None = None) -> ModelBundle:
-    """Load the model of `spec` on `device` (or the patch's device) with its runtime."""
+def load_bundle(spec: ModelSpec, device: str | None = None,
+                log: Callable[[str], None] | None = None) -> ModelBundle:
+    """Load the model of `spec` on `device` (or the patch's device) with its runtime.
+
+    `log` gets the runtime's one-line notices (a failed graph capture or compile)."""
     import torch
 
     from liveGAN.models import load_generator
@@ -50,9 +53,10 @@ def load_bundle(spec: ModelSpec, device: str | None = None) -> ModelBundle:
                                                       "output_range": spec.output_range})
     else:
         G = load_generator(spec.path, target)
-    runtime = GeneratorRuntime(G, target, precision=spec.precision)
-    # Capture CUDA graphs (a no-op on the CPU) now, on this loading thread, rather than on the
-    # first live frame.
-    if target.type == "cuda":
+    runtime = GeneratorRuntime(G, target, precision=spec.precision, graph=spec.graph,
+                               compile=spec.compile, log=log)
+    # Capture CUDA graphs and compile now, on this loading thread, rather than on the first
+    # live frame (a compile takes seconds to a minute; the show plays the old model meanwhile).
+    if target.type == "cuda" or spec.compile:
         runtime.warmup(noise_modes=(spec.noise_mode,))
     return ModelBundle(G, runtime, ModelControls(G))

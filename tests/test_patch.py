@@ -111,3 +111,24 @@ def test_check_params_against_registry(tmp_path):
     found = {p.key: p for p in check_params(patch, registry)}
     assert "in -1..1" in found["shaders[0].params.hue"].expected
     assert found["latent.seed"].expected == "an int"
+
+
+def test_model_runtime_options(tmp_path):
+    from liveGAN import patch as patch_mod
+    from liveGAN.models import runtime
+
+    # The patch keeps its own copies of the runtime's names (so `check` needs no torch).
+    assert patch_mod.GRAPH_MODES == runtime.GRAPH_MODES
+    assert patch_mod.PRECISIONS == runtime.PRECISIONS
+    assert patch_mod.NOISE_MODES == runtime.NOISE_MODES
+    plain = load_patch(write(tmp_path, GOOD)).model
+    assert (plain.graph, plain.compile) == ("auto", False)
+    model = load_patch(write(tmp_path, GOOD.replace(
+        'path = "model.safetensors"',
+        'path = "model.safetensors"\ngraph = "off"\ncompile = true'))).model
+    assert (model.graph, model.compile) == ("off", True)
+    with pytest.raises(PatchError) as info:
+        load_patch(write(tmp_path, GOOD.replace(
+            'path = "model.safetensors"',
+            'path = "model.safetensors"\ngraph = "sometimes"\ncompile = "yes"')))
+    assert sorted(p.key for p in info.value.problems) == ["model.compile", "model.graph"]

@@ -239,3 +239,49 @@ def test_cuda_reduced_precision_is_close(precision):
     runtime = GeneratorRuntime(G, "cuda", precision=precision)
     result = compare_to_fp32(G, runtime, n=2)
     assert result["rel_err"] < 0.1, result
+
+
+# ----------------------------------------------------------------------------- torch.compile
+def test_compiled_synthesis_matches_official_and_follows_live_controls():
+    """The opt-in compile path (inductor on this CPU): official outputs, in-place noise gains
+    still reach the picture, and changing them does not recompile."""
+    import torch._dynamo
+
+    G, e = load_fixture("sg2-tiny")
+    logged = []
+    runtime = GeneratorRuntime(G, "cpu", precision="fp32", compile=True, log=logged.append)
+    assert runtime.compiled
+    torch._dynamo.utils.counters.clear()
+    img = runtime.synthesis(e["ws_psi07"]).clone()
+    assert runtime.compiled, logged   # still compiled: the compile worked here
+    assert (img - e["img_const"]).abs().max() <= 1e-4
+    frames_compiled = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert frames_compiled >= 1
+    layers = stylegan2.noise_layers(G)
+    try:
+        stylegan2.set_noise_gains(G, [0.0] * len(layers))
+        silent = runtime.synthesis(e["ws_psi07"]).clone()
+        stylegan2.set_noise_gains(G, [3.0] * len(layers))
+        loud = runtime.synthesis(e["ws_psi07"]).clone()
+    finally:
+        stylegan2.set_noise_gains(G, [1.0] * len(layers))
+    assert (silent - e["img_none"]).abs().max() <= 1e-4
+    assert (loud - img).abs().max() > 1e-3
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == frames_compiled
+    assert logged == []
+
+
+def test_patch_compile_option_compiles_at_load_time():
+    """`[model] compile = true`: the scene loader compiles before the first live frame."""
+    import torch._dynamo
+
+    from liveGAN.patch import ModelSpec
+    from liveGAN.scene import load_bundle
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    bundle = load_bundle(ModelSpec(preset="sg2-tiny", compile=True), "cpu")
+    assert bundle.runtime.compiled
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1   # done while loading
+    frame = bundle.runtime.frame(torch.randn(1, bundle.z_dim))
+    assert frame.dtype == torch.uint8 and frame.shape[-1] == 4
