@@ -68,10 +68,27 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
     --format=csv,noheader
 
 echo "== tests (runtime, upload, bench; CUDA-only tests run when CUDA is there)"
-timeout 120 "$PY" -m pytest -q -p no:cacheprovider -x \
-    tests/test_runtime.py tests/test_upload.py tests/test_bench.py 2>&1 | tail -15
+timeout 150 "$PY" -m pytest -q -p no:cacheprovider -x -k "not compile" \
+    tests/test_runtime.py tests/test_upload.py tests/test_bench.py \
+    "tests/test_train_loop.py::test_bf16_mixed_precision_run" 2>&1 | tail -15
 
 echo "== checks and timings"
 timeout 330 "$PY" bench/gpu_check.py "$@"
 echo "exit status $?"
+
+if [ "${1:-}" != "--device" ]; then
+    echo "== training: stylegan2 256x256, batch 32, bf16 autocast (images/s per tick)"
+    TRAIN=$(mktemp -d)
+    "$PY" -m liveGAN.train.procedural "$TRAIN/data" --count 256 --res 256 --seed 0 >/dev/null
+    timeout 120 "$PY" -m liveGAN.cli train "$TRAIN/data" --out "$TRAIN/run" --arch stylegan2 \
+        --res 256 --batch 32 --kimg 1.6 --tick 0.32 --swd-every 0 --no-progress 2>&1 | tail -3
+    "$PY" - "$TRAIN/run/metrics.jsonl" <<'PYEOF'
+import json, statistics, sys
+rows = [json.loads(x) for x in open(sys.argv[1])][1:]   # first tick: warm-up
+rates = [r["img_per_s"] for r in rows]
+if rates:
+    print(f"stylegan2-256 training: {statistics.median(rates):.1f} img/s median "
+          f"(min {min(rates):.1f}, max {max(rates):.1f}, {len(rates)} ticks)")
+PYEOF
+fi
 } 2>&1 | tee -a "$LOG"
