@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import json
 import math
 import os
@@ -539,6 +540,10 @@ def train(cfg: TrainConfig, log=None) -> int:
             same = bool(torch.equal(lo, hi))
             log(f"DDP: G and D weights {'identical' if same else 'DIFFER'} on all {world} processes")
         dist.barrier()
+        # The DDP wrappers' reducers hold the process group and its threads: free them first,
+        # or their destructors run after the group is gone and abort the process at exit.
+        del G_train, D_train, D_fake_sync
+        gc.collect()
         dist.destroy_process_group()
     return 0
 
