@@ -82,7 +82,9 @@ def main() -> int:
                         choices=["ada", "diffaugment", "none"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--channel-base", type=int, default=1024)
-    parser.add_argument("--out", default=None, help="keep the runs here (default: a temp dir)")
+    parser.add_argument("--out", default=None,
+                        help="keep the runs here (default: a temp dir); runs already there "
+                        "continue to --kimg")
     args = parser.parse_args()
 
     from liveGAN.train.loop import TrainConfig, train
@@ -99,11 +101,13 @@ def main() -> int:
     for aug in args.aug:
         run = work / f"run-{aug}"
         start = time.monotonic()
+        # A run already in --out continues to --kimg (same recipe: the checkpoint's config).
+        resume = (run / "checkpoints").is_dir()
         cfg = TrainConfig(data=str(data), out=str(run), res=args.res, arch="light",
                           batch=args.batch, kimg=args.kimg, tick=args.tick, aug=aug,
                           mirror=True, swd_every=1, swd_images=len(reals),
                           channel_base=args.channel_base, threads=args.threads,
-                          progress=False, seed=0)
+                          progress=False, seed=0, resume=resume)
         train(cfg, log=lambda m: None)
         rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
         stats = sample_stats(run / "model.safetensors", reals)
