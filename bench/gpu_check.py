@@ -1,7 +1,7 @@
 """One pass over everything the generator runtime does differently on a GPU.
 
 Place in the data flow: a benchmark and check harness over models/runtime, models/presets and
-models/upload; run by bench/gpu_check.sh on a lent H100/H200 (or `--device cpu --quick` here,
+render/upload; run by bench/gpu_check.sh on a lent H100/H200 (or `--device cpu --quick` here,
 to know it runs). Sections, each guarded so a failure prints one line and the rest goes on:
   1. environment (torch, device, cuda-python, EGL vendor)
   2. parity: the official fixture outputs vs ours on the device, plain float32 (TF32 off), and
@@ -27,8 +27,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from liveGAN.models import stylegan2, stylegan3  # noqa: E402
-from liveGAN.models.bench import bench_generator  # noqa: E402
+from liveGAN.models.networks import stylegan2, stylegan3  # noqa: E402
+from liveGAN.commands.bench import bench_generator  # noqa: E402
 from liveGAN.models.presets import build_preset  # noqa: E402
 from liveGAN.models.runtime import (GeneratorRuntime, compare_to_fp32, exact_float32,  # noqa: E402
                                     pick_device)
@@ -62,7 +62,7 @@ def environment(device: torch.device) -> None:
         props = torch.cuda.get_device_properties(device)
         print(f"gpu: {props.name}, {props.total_memory / 2**30:.0f} GiB, "
               f"{props.multi_processor_count} SMs, capability {props.major}.{props.minor}")
-    from liveGAN.models.upload import _load_cudart
+    from liveGAN.render.upload import _load_cudart
     print(f"cuda-python runtime: {'yes' if _load_cudart() is not None else 'no'}")
     try:
         import moderngl
@@ -163,7 +163,7 @@ def upload_alone(device: torch.device, sizes: list[int], reps: int) -> None:
     import moderngl
     import numpy as np
 
-    from liveGAN.models.upload import TextureUploader
+    from liveGAN.render.upload import TextureUploader
     ctx = moderngl.create_standalone_context(backend="egl")
     try:
         for size in sizes:

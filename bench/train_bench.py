@@ -48,7 +48,7 @@ def bench_training(res: int, threads: int, ticks: int, channel_base: int, batch:
 def bench_inference(res: int, threads: int, frames: int, channel_base: int) -> list:
     import torch
 
-    from liveGAN.models.light import Generator
+    from liveGAN.models.networks.light import Generator
 
     torch.set_num_threads(threads)
     G = Generator(img_resolution=res, channel_base=channel_base).eval()

@@ -17,11 +17,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("liveGAN.commands.render", "render a patch offline, frame by frame, into a video"),
     "check": ("liveGAN.commands.check", "validate a patch and report every error at once"),
     "osc": ("liveGAN.commands.osc", "list a patch's OSC address space, or send a message"),
-    "shaders": ("liveGAN.render.listing", "list shader effects and their parameters"),
-    "info": ("liveGAN.models.info", "describe a model file: format, architecture, sizes"),
-    "convert": ("liveGAN.models.convert", "convert a model to the native .safetensors format"),
-    "bench": ("liveGAN.models.bench", "time a model or preset: ms per frame, fps"),
-    "train": ("liveGAN.train.cli", "train a GAN on a folder of images"),
+    "shaders": ("liveGAN.commands.shaders", "list shader effects and their parameters"),
+    "info": ("liveGAN.commands.info", "describe a model file: format, architecture, sizes"),
+    "convert": ("liveGAN.commands.convert", "convert a model to the native .safetensors format"),
+    "bench": ("liveGAN.commands.bench", "time a model or preset: ms per frame, fps"),
+    "train": ("liveGAN.commands.train", "train a GAN on a folder of images"),
 }
 
 

@@ -243,7 +243,7 @@ class Engine:
         self.latent = LatentState(self.patch.walk, self.values.typed("latent/seed"),
                                   self.bundle.z_dim)
 
-        from liveGAN.models.upload import TextureUploader
+        from liveGAN.render.upload import TextureUploader
 
         self.uploader = TextureUploader(self.ctx)
         self._textures: list = []

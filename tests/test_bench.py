@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from liveGAN.models import bench
+from liveGAN.commands import bench
 from liveGAN.models.presets import PRESETS, build_preset, preset_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stylegan"
@@ -97,7 +97,7 @@ def test_bench_cuda_on_a_cpu_machine_says_so(capsys):
 
 
 def test_bench_runs_as_a_module_in_a_fresh_process():
-    proc = subprocess.run([sys.executable, "-m", "liveGAN.models.bench", "sg2-tiny",
+    proc = subprocess.run([sys.executable, "-m", "liveGAN.commands.bench", "sg2-tiny",
                            "--device", "cpu", "--frames", "2", "--warmup", "0", "--check", "0"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

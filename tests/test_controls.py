@@ -104,7 +104,7 @@ def test_noise_gains_zero_on_every_layer_equals_noise_mode_none():
 
 
 def test_light_generator_offers_noise_controls():
-    light = pytest.importorskip("liveGAN.models.light")
+    light = pytest.importorskip("liveGAN.models.networks.light")
     G = light.Generator(z_dim=8, w_dim=8, img_resolution=8, channel_base=64, channel_max=8)
     controls = ModelControls(G.eval())
     assert "model/noise" in keys(controls) and "noise/layer_00" in keys(controls)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from liveGAN.models.light import Generator, noise_layers
+from liveGAN.models.networks.light import Generator, noise_layers
 
 TINY = dict(z_dim=16, w_dim=16, img_resolution=16, channel_base=64, channel_max=16)
 
@@ -98,7 +98,7 @@ def test_conditional_mapping_needs_c():
 
 def test_native_roundtrip_through_load_generator(G, tmp_path):
     from liveGAN.models import load_generator
-    from liveGAN.models.native import save_native
+    from liveGAN.models.formats.native import save_native
 
     path = save_native(tmp_path / "light.safetensors", G, "light", G.init_kwargs,
                        {"training": {"kimg": 1.0}})

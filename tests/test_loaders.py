@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from liveGAN.models import ModelLoadError, load_generator
-from liveGAN.models.loaders import official_to_rosinality
+from rosinality_export import official_to_rosinality
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stylegan"
 OFFICIAL_MODULES = {"stylegan2": "networks_stylegan2", "stylegan3": "networks_stylegan3"}

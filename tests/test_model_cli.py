@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from liveGAN.cli import main
 from liveGAN.models import load_generator
-from liveGAN.models.loaders import official_to_rosinality
+from rosinality_export import official_to_rosinality
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stylegan"
 

@@ -11,8 +11,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from liveGAN.models import ModelLoadError, load_generator
-from liveGAN.models.architectures import ARCHITECTURES, build, resolve
-from liveGAN.models.native import load_native, save_native
+from liveGAN.models.networks import ARCHITECTURES, build, resolve
+from liveGAN.models.formats.native import load_native, save_native
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stylegan"
 CASES = ["sg2-tiny", "sg2-cond", "sg3t-tiny", "sg3r-tiny"]
@@ -111,7 +111,7 @@ def test_architecture_table_builds_every_available_class():
 
 
 def test_light_generator_exports_and_loads_through_the_native_format(tmp_path):
-    light = pytest.importorskip("liveGAN.models.light")
+    light = pytest.importorskip("liveGAN.models.networks.light")
     torch.manual_seed(0)
     G = light.Generator(z_dim=8, w_dim=8, img_resolution=8, channel_base=64, channel_max=8).eval()
     path = save_native(tmp_path / "light.safetensors", G, "light", G.init_kwargs, {"kimg": 1})

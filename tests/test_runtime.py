@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from liveGAN.models import stylegan2, stylegan3
+from liveGAN.models.networks import stylegan2, stylegan3
 from liveGAN.models.presets import build_preset
 from liveGAN.models.runtime import (GeneratorRuntime, compare_to_fp32, exact_float32,
                                     image_to_rgba8, pick_device, resolve_precision)

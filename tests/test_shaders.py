@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 from liveGAN.params import Param
-from liveGAN.render import listing
+from liveGAN.commands import shaders as listing
 from liveGAN.render.shaders import (TEMPLATE, ShaderError, compile_effect, find_effect,
                                     list_effects, parse_effect, search_path)
 from liveGAN.resources import shaders_dir

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from liveGAN.models import stylegan3
+from liveGAN.models.networks import stylegan3
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stylegan"
 CASES = ["sg3t-tiny", "sg3r-tiny"]

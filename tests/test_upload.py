@@ -7,7 +7,7 @@ import torch
 
 moderngl = pytest.importorskip("moderngl")
 
-from liveGAN.models.upload import TextureUploader  # noqa: E402
+from liveGAN.render.upload import TextureUploader  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def quadrants(width: int, height: int) -> np.ndarray:
 
 def gl_texture(ctx: moderngl.Context, image: np.ndarray) -> moderngl.Texture:
     """`image` (top row first) as a texture by the project's convention: texel row 0 holds the
-    top row, as models/upload.py leaves it."""
+    top row, as render/upload.py leaves it."""
     height, width = image.shape[:2]
     return ctx.texture((width, height), 3, image.tobytes())
 

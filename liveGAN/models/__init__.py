@@ -21,7 +21,7 @@ def load_generator(path, device: Any = "cpu", *, custom: dict | None = None):
     is told from the file's content. Returns the module in eval mode, gradients off, with
     `source_format` and `architecture` set. Raises ModelLoadError with one clear message.
     """
-    from liveGAN.models.loaders import load_generator as _load
+    from liveGAN.models.formats import load_generator as _load
 
     return _load(path, device, custom=custom)
 

@@ -1,6 +1,6 @@
 """Benchmark presets: generators at the official configurations, with random weights.
 
-Place in the data flow: a stand-in for a loaded model file (models/loaders) feeding the runtime,
+Place in the data flow: a stand-in for a loaded model file (models/formats) feeding the runtime,
 so `livegan bench sg2-1024` measures real network sizes without downloading anything.
 
 Configurations follow the official training setups:
@@ -79,9 +79,9 @@ def build_preset(name: str, device="cpu", seed: int = 0, res: int | None = None)
 
     architecture, kwargs = preset_config(name, res)
     if architecture == "stylegan2":
-        from liveGAN.models.stylegan2 import Generator
+        from liveGAN.models.networks.stylegan2 import Generator
     else:
-        from liveGAN.models.stylegan3 import Generator
+        from liveGAN.models.networks.stylegan3 import Generator
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         G = Generator(**kwargs)

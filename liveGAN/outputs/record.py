@@ -413,7 +413,7 @@ class FrameGrabber:
 
     The returned array is top row first and is reused on the next call (copy it to keep it;
     `Recorder.write` copies anyway). `rows_top_first` is the framebuffer's orientation: True
-    (the project's convention, see models/upload.py) when its row 0 holds the picture's top
+    (the project's convention, see render/upload.py) when its row 0 holds the picture's top
     row, False for a framebuffer drawn the plain-GL way (row 0 at the bottom).
     """
 

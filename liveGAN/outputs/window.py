@@ -16,7 +16,7 @@ keeps the window and its GL context: every moderngl object (textures, programs, 
 made on `ctx` stays valid, and nothing has to be rebuilt. Only `ctx.screen`'s size changes; the
 window sets its viewport on every `present`.
 
-Orientation: frames follow the project's convention (see models/upload.py): texel row 0 holds the
+Orientation: frames follow the project's convention (see render/upload.py): texel row 0 holds the
 picture's top row. The window samples them flipped, so they show upright on the bottom-left-origin
 screen.
 """

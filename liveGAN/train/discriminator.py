@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from liveGAN.models.light import EqualLinear, channels_at
+from liveGAN.models.networks.light import EqualLinear, channels_at
 
 
 class EqualConv(nn.Module):

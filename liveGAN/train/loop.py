@@ -125,7 +125,7 @@ def _build_networks(cfg: TrainConfig, saved: tuple[str, dict] | None = None):
     """(G, G_kwargs, arch, D): as `saved` (arch, kwargs) says, fine-tuned from `cfg.from_model`,
     or fresh. Sets cfg.res/arch to the network's when they come from a file."""
     from liveGAN.models import ModelLoadError, load_generator
-    from liveGAN.models.architectures import build
+    from liveGAN.models.networks import build
 
     if saved is not None:
         arch, g_kwargs = saved[0], dict(saved[1])
@@ -578,7 +578,7 @@ def _checkpoint_state(cfg, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, ba
 
 def _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, tick,
               arch, g_kwargs, history, device) -> None:
-    from liveGAN.models.native import save_native
+    from liveGAN.models.formats.native import save_native
 
     state = _checkpoint_state(cfg, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx,
                               tick, arch, g_kwargs, device)

@@ -1,7 +1,7 @@
 """`livegan bench`: how fast a model or preset renders, batch 1, on this machine.
 
 Place in the data flow: a measuring harness around models/runtime (mapping + synthesis + RGBA8)
-and, with --upload, models/upload (frame -> GL texture through EGL). It times the same calls
+and, with --upload, render/upload (frame -> GL texture through EGL). It times the same calls
 the engine's generator worker and render thread make each frame.
 
 Prints min / median / p90 ms per frame, fps from the median, the device, precision, graph and
@@ -100,7 +100,7 @@ def bench_generator(G, device="auto", precision="auto", graph="auto", compile=Fa
     if upload:
         import moderngl
 
-        from liveGAN.models.upload import TextureUploader
+        from liveGAN.render.upload import TextureUploader
         try:
             gl = moderngl.create_standalone_context(backend="egl")
         except Exception as exc:
@@ -207,7 +207,7 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m liveGAN.models.bench ...`: the same command without the `livegan` wrapper."""
+    """`python -m liveGAN.commands.bench ...`: the same command without the `livegan` wrapper."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="livegan bench",

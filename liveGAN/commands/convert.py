@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from liveGAN.models.info import add_custom_arguments, custom_spec, report_error
+from liveGAN.commands.info import add_custom_arguments, custom_spec, report_error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
         if not str(args.output).endswith(".safetensors"):
             raise ValueError(f"{args.output}: the native format is written as .safetensors")
         from liveGAN.models import load_generator
-        from liveGAN.models.architectures import ARCHITECTURES
-        from liveGAN.models.native import save_native
+        from liveGAN.models.networks import ARCHITECTURES
+        from liveGAN.models.formats.native import save_native
 
         G = load_generator(args.model, "cpu", custom=custom_spec(args))
         architecture = getattr(G, "architecture", None)

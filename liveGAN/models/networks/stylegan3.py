@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from liveGAN.models.ops import (design_lowpass_filter, filtered_lrelu, modulated_conv2d_sg3,
+from liveGAN.models.networks.ops import (design_lowpass_filter, filtered_lrelu, modulated_conv2d_sg3,
                                 normalize_2nd_moment)
-from liveGAN.models import stylegan2
-from liveGAN.models.stylegan2 import NOISE_MODES, FullyConnectedLayer, uses_truncation, check_ws
+from liveGAN.models.networks import stylegan2
+from liveGAN.models.networks.stylegan2 import NOISE_MODES, FullyConnectedLayer, uses_truncation, check_ws
 
 
 class MappingNetwork(nn.Module):

@@ -3,8 +3,7 @@
 Place in the data flow: latent (z or W+) -> **generator** -> image tensor [N, C, H, W] in about
 [-1, 1]. The model loaders build `Generator(**init_kwargs)` and load an official `state_dict`
 (strict): every parameter and persistent buffer has the official name and shape. The training
-module trains this same class, and builds its discriminator from `Conv2dLayer`,
-`FullyConnectedLayer` and friends.
+module trains this same class.
 
 Runtime controls for the performance engine never enter the state_dict: each noise-adding layer
 has a non-persistent scalar buffer `noise_gain` (see `noise_layers`), written in place so a
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from liveGAN.models.ops import (ACTIVATION_GAINS, bias_act, conv2d_resample, downsample2d,
+from liveGAN.models.networks.ops import (ACTIVATION_GAINS, bias_act, conv2d_resample, downsample2d,
                                 modulated_conv2d, normalize_2nd_moment, setup_filter, upsample2d)
 
 NOISE_MODES = ("const", "none", "random")
@@ -425,165 +424,3 @@ def style_mix(ws_a: torch.Tensor, ws_b: torch.Tensor, crossover: int) -> torch.T
         raise ValueError(f"ws shapes differ: {tuple(ws_a.shape)} vs {tuple(ws_b.shape)}")
     crossover = max(0, min(int(crossover), ws_a.shape[1]))
     return torch.cat([ws_a[:, :crossover], ws_b[:, crossover:]], dim=1)
-
-
-# ---------------------------------------------------------------------------------------------
-# Discriminator (official layout and names, so official D weights load for fine-tuning)
-# ---------------------------------------------------------------------------------------------
-
-class DiscriminatorBlock(nn.Module):
-    """One resolution of the discriminator: (fromRGB) + 3x3 conv + downsampling 3x3 conv."""
-
-    def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, resolution: int,
-                 img_channels: int, first_layer_idx: int = 0, architecture: str = "resnet",
-                 activation: str = "lrelu", resample_filter=(1, 3, 3, 1),
-                 conv_clamp: float | None = None, use_fp16: bool = False,
-                 fp16_channels_last: bool = False, freeze_layers: int = 0) -> None:
-        super().__init__()
-        self.in_channels, self.resolution = in_channels, resolution
-        self.architecture, self.use_fp16 = architecture, use_fp16
-        self.fp16_channels_last = fp16_channels_last
-        self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
-        self.num_layers = 0
-
-        def trainable() -> bool:  # layers below `freeze_layers` stay fixed (transfer learning)
-            trainable = first_layer_idx + self.num_layers >= freeze_layers
-            self.num_layers += 1
-            return trainable
-
-        if in_channels == 0 or architecture == "skip":
-            self.fromrgb = Conv2dLayer(img_channels, tmp_channels, kernel_size=1,
-                                       activation=activation, trainable=trainable(),
-                                       conv_clamp=conv_clamp)
-        self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, kernel_size=3, activation=activation,
-                                 trainable=trainable(), conv_clamp=conv_clamp)
-        self.conv1 = Conv2dLayer(tmp_channels, out_channels, kernel_size=3, activation=activation,
-                                 down=2, trainable=trainable(), resample_filter=resample_filter,
-                                 conv_clamp=conv_clamp)
-        if architecture == "resnet":
-            self.skip = Conv2dLayer(tmp_channels, out_channels, kernel_size=1, bias=False, down=2,
-                                    trainable=trainable(), resample_filter=resample_filter)
-
-    def forward(self, x, img, force_fp32: bool = False):
-        device = (x if x is not None else img).device
-        dtype = (torch.float16 if self.use_fp16 and not force_fp32 and device.type == "cuda"
-                 else torch.float32)
-        memory_format = (torch.channels_last if dtype == torch.float16 and self.fp16_channels_last
-                         else torch.contiguous_format)
-        if x is not None:
-            x = x.to(dtype=dtype, memory_format=memory_format)
-        if self.in_channels == 0 or self.architecture == "skip":
-            img = img.to(dtype=dtype, memory_format=memory_format)
-            y = self.fromrgb(img)
-            x = x + y if x is not None else y
-            img = downsample2d(img, self.resample_filter) if self.architecture == "skip" else None
-        if self.architecture == "resnet":
-            y = self.skip(x, gain=np.sqrt(0.5))
-            x = self.conv0(x)
-            x = self.conv1(x, gain=np.sqrt(0.5))
-            x = y + x
-        else:
-            x = self.conv1(self.conv0(x))
-        return x, img
-
-
-class MinibatchStdLayer(nn.Module):
-    """Appends the feature spread across groups of samples, so D can spot a lack of variety."""
-
-    def __init__(self, group_size: int | None, num_channels: int = 1) -> None:
-        super().__init__()
-        self.group_size, self.num_channels = group_size, num_channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        group = min(self.group_size, n) if self.group_size is not None else n
-        if n % group:
-            raise ValueError(f"minibatch-std: batch size {n} must be a multiple of the group "
-                             f"size {group}")
-        f = self.num_channels
-        y = x.reshape(group, -1, f, c // f, h, w)
-        y = (y - y.mean(dim=0)).square().mean(dim=0)
-        y = (y + 1e-8).sqrt().mean(dim=[2, 3, 4]).reshape(-1, f, 1, 1)
-        return torch.cat([x, y.repeat(group, 1, h, w)], dim=1)
-
-
-class DiscriminatorEpilogue(nn.Module):
-    """The 4x4 head: minibatch-std, conv, two dense layers, projection onto the class cmap."""
-
-    def __init__(self, in_channels: int, cmap_dim: int, resolution: int, img_channels: int,
-                 architecture: str = "resnet", mbstd_group_size: int | None = 4,
-                 mbstd_num_channels: int = 1, activation: str = "lrelu",
-                 conv_clamp: float | None = None) -> None:
-        super().__init__()
-        self.cmap_dim, self.architecture = cmap_dim, architecture
-        if architecture == "skip":
-            self.fromrgb = Conv2dLayer(img_channels, in_channels, kernel_size=1,
-                                       activation=activation)
-        self.mbstd = (MinibatchStdLayer(mbstd_group_size, mbstd_num_channels)
-                      if mbstd_num_channels > 0 else None)
-        self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, kernel_size=3,
-                                activation=activation, conv_clamp=conv_clamp)
-        self.fc = FullyConnectedLayer(in_channels * resolution ** 2, in_channels,
-                                      activation=activation)
-        self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
-
-    def forward(self, x, img, cmap=None, force_fp32: bool = False) -> torch.Tensor:
-        x = x.to(torch.float32)
-        if self.architecture == "skip":
-            x = x + self.fromrgb(img.to(torch.float32))
-        if self.mbstd is not None:
-            x = self.mbstd(x)
-        x = self.out(self.fc(self.conv(x).flatten(1)))
-        if self.cmap_dim > 0:
-            x = (x * cmap).sum(dim=1, keepdim=True) * (1 / np.sqrt(self.cmap_dim))
-        return x
-
-
-class Discriminator(nn.Module):
-    """StyleGAN2 discriminator (official constructor arguments and parameter names).
-
-    `D(img, c) -> logits [N, 1]`; conditional models project onto an embedding of `c`.
-    """
-
-    def __init__(self, c_dim: int, img_resolution: int, img_channels: int,
-                 architecture: str = "resnet", channel_base: int = 32768,
-                 channel_max: int = 512, num_fp16_res: int = 4, conv_clamp: float | None = 256,
-                 cmap_dim: int | None = None, block_kwargs: dict | None = None,
-                 mapping_kwargs: dict | None = None, epilogue_kwargs: dict | None = None) -> None:
-        super().__init__()
-        self.c_dim, self.img_resolution, self.img_channels = c_dim, img_resolution, img_channels
-        log2 = int(np.log2(img_resolution))
-        if img_resolution < 4 or img_resolution != 2 ** log2:
-            raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
-        self.block_resolutions = [2 ** i for i in range(log2, 2, -1)]
-        channels = {res: min(channel_base // res, channel_max)
-                    for res in self.block_resolutions + [4]}
-        fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
-        if cmap_dim is None:
-            cmap_dim = channels[4]
-        if c_dim == 0:
-            cmap_dim = 0
-        common = dict(img_channels=img_channels, architecture=architecture,
-                      conv_clamp=conv_clamp)
-        layer_idx = 0
-        for res in self.block_resolutions:
-            block = DiscriminatorBlock(channels[res] if res < img_resolution else 0,
-                                       channels[res], channels[res // 2], resolution=res,
-                                       first_layer_idx=layer_idx,
-                                       use_fp16=res >= fp16_resolution,
-                                       **(block_kwargs or {}), **common)
-            setattr(self, f"b{res}", block)
-            layer_idx += block.num_layers
-        if c_dim > 0:
-            self.mapping = MappingNetwork(z_dim=0, c_dim=c_dim, w_dim=cmap_dim, num_ws=None,
-                                          w_avg_beta=None, **(mapping_kwargs or {}))
-        self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim=cmap_dim, resolution=4,
-                                        **(epilogue_kwargs or {}), **common)
-
-    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None,
-                update_emas: bool = False, force_fp32: bool = False) -> torch.Tensor:
-        x = None
-        for res in self.block_resolutions:
-            x, img = getattr(self, f"b{res}")(x, img, force_fp32=force_fp32)
-        cmap = self.mapping(None, c) if self.c_dim > 0 else None
-        return self.b4(x, img, cmap)

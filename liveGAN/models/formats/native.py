@@ -17,7 +17,7 @@ import torch
 
 from liveGAN.files import atomic_path
 from liveGAN.models import ModelLoadError
-from liveGAN.models.architectures import ARCHITECTURES, build
+from liveGAN.models.networks import ARCHITECTURES, build
 
 FORMAT_VERSION = 1
 METADATA_KEY = "livegan"
@@ -142,6 +142,6 @@ def load_native(path, device: Any = "cpu") -> torch.nn.Module:
     G.source_format = "native"
     G.native_metadata = {k: v for k, v in header.items() if k not in ("init_kwargs",)}
     G.init_kwargs = dict(header["init_kwargs"])
-    from liveGAN.models.loaders import to_device
+    from liveGAN.models.formats.common import to_device
 
     return to_device(G, device, path)

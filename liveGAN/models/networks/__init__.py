@@ -1,6 +1,6 @@
 """The table of generator architectures liveGAN can build: name -> class.
 
-Place in the data flow: model file (native, pickle, rosinality) -> loaders -> **architectures**
+Place in the data flow: model file (native, pickle, rosinality) -> formats -> **networks**
 -> a generator module with the official parameter names. Every loader and the native format
 name architectures by the keys of `ARCHITECTURES`, so this is the one list of them.
 """
@@ -12,9 +12,9 @@ from typing import Any, Mapping
 # "module:Class", imported only when that architecture is built: loading a StyleGAN2 model
 # never pays for importing the StyleGAN3 or training code.
 ARCHITECTURES: dict[str, str] = {
-    "stylegan2": "liveGAN.models.stylegan2:Generator",
-    "stylegan3": "liveGAN.models.stylegan3:Generator",
-    "light": "liveGAN.models.light:Generator",
+    "stylegan2": "liveGAN.models.networks.stylegan2:Generator",
+    "stylegan3": "liveGAN.models.networks.stylegan3:Generator",
+    "light": "liveGAN.models.networks.light:Generator",
 }
 
 # The official class names found in NVIDIA pickles, mapped to our architectures.
