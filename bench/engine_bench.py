@@ -36,7 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=200)
     args = parser.parse_args()
-    from liveGAN.engine import Engine, RunOptions
+    from liveGAN.show.options import RunOptions
+    from liveGAN.show.show import Show
     from liveGAN.standin import stand_in_bundle
 
     print(f"engine cost per frame, generator excluded, {args.frames} frames, EGL llvmpipe")
@@ -45,10 +46,10 @@ def main() -> None:
     for size in (512, 1024):
         for record in (False, True):
             out = Path(tempfile.mkdtemp()) / "bench.mp4" if record else None
-            engine = Engine(write_patch(PATCH.format(size=size)),
-                            RunOptions(headless=True, offline=True, frames=args.frames,
-                                       record=out, no_osc=True, watch=False),
-                            print_fn=lambda m: None, bundle=stand_in_bundle(256))
+            engine = Show(write_patch(PATCH.format(size=size)),
+                          RunOptions(headless=True, offline=True, frames=args.frames,
+                                     record=out, no_osc=True, watch=False),
+                          print_fn=lambda m: None, bundle=stand_in_bundle(256))
             engine.run()
             name = f"{size}² {'+ record' if record else ''}"
             print(row(name, percentiles(engine.frame_costs[10:]),

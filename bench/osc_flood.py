@@ -1,7 +1,7 @@
 """Benchmark: does a flood of OSC garbage slow the frame loop, and how many valid messages per
 second does the OSC server take without loss?
 
-Place in the data flow: exercises `liveGAN.signals.osc.OscServer` (signals -> Inbox) beside a
+Place in the data flow: exercises `liveGAN.sources.osc.OscServer` (signals -> Inbox) beside a
 stand-in frame loop (fixed numpy work plus some plain Python, draining the inbox each frame), the
 way the engine runs it. Senders are separate processes, as a controller on the network would be.
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from liveGAN.params import Inbox, RateLimitedLog
 from liveGAN.signals import osc
-from liveGAN.signals.osc import OscServer, Route
+from liveGAN.sources.osc import OscServer, Route
 
 ROUTES = {f"/livegan/bench/p{i}": Route("float") for i in range(40)}
 ROUTES["/touchosc/fader1"] = Route("any")

@@ -32,11 +32,12 @@ effect = "grade"
 
 
 def run_case(name: str, fps: float, seconds: float, bundle=None, model_line='preset = "x"'):
-    from liveGAN.engine import Engine, RunOptions
+    from liveGAN.show.options import RunOptions
+    from liveGAN.show.show import Show
 
     patch = write_patch(PATCH.format(model=model_line, fps=fps))
-    engine = Engine(patch, RunOptions(headless=True, duration=seconds, no_osc=True,
-                                      watch=False), print_fn=lambda m: None, bundle=bundle)
+    engine = Show(patch, RunOptions(headless=True, duration=seconds, no_osc=True,
+                                    watch=False), print_fn=lambda m: None, bundle=bundle)
     summary = engine.run()
     from liveGAN.clock import RealtimeClock  # noqa: F401  (intervals come from the clock)
     intervals = engine_intervals(engine)

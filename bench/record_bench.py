@@ -1,7 +1,7 @@
 """How much a recording costs per frame: GL readback (`FrameGrabber`), the frame loop's
 `write`, and the encoder worker.
 
-Place in the data flow: measures `liveGAN.outputs.record.Recorder`, the last stage after the
+Place in the data flow: measures `liveGAN.sinks.record.Recorder`, the last stage after the
 shader chain. Frames are textured and moving (smooth colour fields with fine grain, scrolled a
 few pixels per frame), closer to a GAN's output than solid colours, which x264 finds too easy.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liveGAN.outputs.record import Recorder
+from liveGAN.sinks.record import Recorder
 
 
 def make_frames(size: int, count: int, seed: int = 0) -> list[np.ndarray]:
@@ -68,7 +68,7 @@ def bench_grab(size: int, frames: int) -> tuple[float, float] | None:
     try:
         import moderngl
 
-        from liveGAN.outputs.record import FrameGrabber
+        from liveGAN.render.readback import FrameGrabber
         ctx = moderngl.create_standalone_context(backend="egl")
     except Exception:
         return None

@@ -1,6 +1,6 @@
 """The `livegan` command.
 
-Each subcommand lives in the module that owns its work and exposes two functions:
+Each subcommand lives in `liveGAN/commands/` and exposes two functions:
 `add_arguments(parser)` and `run(args) -> int`. This file only lists them, so the command line,
 its help and the README's command list come from one table.
 """
@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("liveGAN.commands.convert", "convert a model to the native .safetensors format"),
     "bench": ("liveGAN.commands.bench", "time a model or preset: ms per frame, fps"),
     "train": ("liveGAN.commands.train", "train a GAN on a folder of images"),
+    "plugins": ("liveGAN.commands.plugins", "list the installed input and output kinds"),
 }
 
 

@@ -11,6 +11,18 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from liveGAN.params import Param
+
+BPM_MIN, BPM_MAX = 20.0, 300.0
+
+
+def tempo_params() -> list[Param]:
+    """The `clock/...` controls: the tempo and tap tempo."""
+    return [
+        Param("clock", "bpm", "float", 120.0, BPM_MIN, BPM_MAX, 0, "tempo in beats per minute"),
+        Param("clock", "tap", "trigger", 0, 0, 1, 0, "tap tempo: send on each beat"),
+    ]
+
 
 @dataclass
 class Tempo:
@@ -41,7 +53,7 @@ class Tempo:
         median = intervals[len(intervals) // 2]
         if median <= 0:
             return None
-        self.bpm = min(max(60.0 / median, 20.0), 300.0)
+        self.bpm = min(max(60.0 / median, BPM_MIN), BPM_MAX)
         # A tap lands on the beat: snap the phase so the next beat falls where the player hears it.
         self.beat = float(round(self.beat))
         return self.bpm

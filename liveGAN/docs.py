@@ -36,7 +36,7 @@ def template_section() -> str:
 
 
 def osc_section() -> str:
-    from liveGAN.commands.scene_params import patch_registry
+    from liveGAN.show.scene import patch_registry
     from liveGAN.params import format_table
     from liveGAN.patch import load_patch
 

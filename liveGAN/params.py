@@ -1,21 +1,20 @@
 """The parameter registry: every controllable value, declared once.
 
-Place in the data flow: signals (OSC, MIDI, audio, LFOs, keys) -> **params** -> latent, generator,
-shader chain. Input threads never touch parameter values directly; they `post` into an `Inbox`
-and the frame loop drains it, clamps, and sets targets. Values then glide toward their targets
-(`ParamValues.step`) so a jump on a controller becomes a smooth move on screen.
+Place in the data flow: sources (OSC, MIDI, audio, LFOs, keys) -> **params** -> latent,
+generator, shader chain. Sources never touch parameter values directly; they `post` events into
+the show's inbox and the show drains it, clamps, and sets targets. Values then glide toward their
+targets (`ParamValues.step`) so a jump on a controller becomes a smooth move on screen.
 
-OSC addresses, patch keys, shader uniforms and the generated reference docs all come from the
-`Param` declarations kept here, so nothing is listed twice.
+Each owner declares its own params (the walk, the clock, the outputs, the model's controls, the
+shader effects, the sources); `liveGAN.show.scene.scene_registry` gathers them. OSC addresses,
+patch keys, shader uniforms and the generated reference docs all come from those declarations,
+so nothing is listed twice.
 """
 from __future__ import annotations
 
 import math
-import queue
-import threading
-import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 OSC_PREFIX = "/livegan"
 KINDS = ("float", "int", "bool", "trigger")
@@ -32,6 +31,8 @@ class Param:
     `smoothing` is a time constant in seconds: after that long a jump has covered 63% of the way.
     Ints and bools never glide (a seed of 3.5 means nothing), whatever `smoothing` says.
     A `trigger` is an action rather than a value (next seed, tap tempo): any message fires it.
+    A `readonly` param is published by a source (audio level, detected BPM): mappings, shaders
+    and OSC feedback read it; only its source sets it.
     """
 
     group: str
@@ -42,10 +43,13 @@ class Param:
     max: float = 1.0
     smoothing: float = 0.0
     description: str = ""
+    readonly: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"param {self.key}: kind must be one of {KINDS}, not {self.kind!r}")
+        if not all(math.isfinite(v) for v in (self.min, self.max, self.default, self.smoothing)):
+            raise ValueError(f"param {self.key}: min, max, default and smoothing must be finite")
         if not (self.min <= self.default <= self.max):
             raise ValueError(f"param {self.key}: default {self.default} outside [{self.min}, {self.max}]")
 
@@ -73,8 +77,8 @@ class Param:
             number = float(value)
         else:
             raise ParamError(f"{self.key} takes a {self.kind}, got {type(value).__name__} {value!r}")
-        if math.isnan(number):
-            raise ParamError(f"{self.key} takes a {self.kind}, got NaN")
+        if not math.isfinite(number):
+            raise ParamError(f"{self.key} takes a finite {self.kind}, got {number}")
         number = min(max(number, self.min), self.max)
         if self.kind == "int":
             return float(round(number))
@@ -120,6 +124,7 @@ class Registry:
 
     def __init__(self, params: Iterable[Param] = ()) -> None:
         self._params: dict[str, Param] = {}
+        self.model_missing = False  # built without its model (a check of a broken patch)
         for param in params:
             self.declare(param)
 
@@ -221,75 +226,17 @@ class ParamValues:
         return dict(self.current)
 
 
-class Inbox:
-    """Where input threads leave messages for the frame loop.
-
-    `post` never blocks: when the frame loop is not keeping up (a flood of messages) new
-    messages are dropped and counted, so an input thread can never stall the show.
-    """
-
-    def __init__(self, maxsize: int = 4096) -> None:
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._maxsize = maxsize
-        self._size = 0
-        self._lock = threading.Lock()
-        self.dropped = 0
-
-    def post(self, address: str, value: object, source: str = "") -> bool:
-        with self._lock:
-            if self._size >= self._maxsize:
-                self.dropped += 1
-                return False
-            self._size += 1
-        self._queue.put((address, value, source))
-        return True
-
-    def drain(self, limit: int = 1024) -> list[tuple[str, object, str]]:
-        """Up to `limit` waiting messages, oldest first."""
-        items = []
-        while len(items) < limit:
-            try:
-                items.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        with self._lock:
-            self._size -= len(items)
-        return items
-
-
-class RateLimitedLog:
-    """Prints a message at most once per `interval` seconds per kind, then a count of repeats.
-
-    Bad input is reported once, clearly, without a log storm that would itself slow the show.
-    """
-
-    def __init__(self, interval: float = 2.0, sink: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = interval
-        self.sink = sink or (lambda msg: print(msg, flush=True))
-        self.clock = clock
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, kind: str, message: str) -> None:
-        now = self.clock()
-        with self._lock:
-            last = self._last.get(kind)
-            if last is not None and now - last < self.interval:
-                self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-                return
-            self._last[kind] = now
-            repeats = self._suppressed.pop(kind, 0)
-        suffix = f" (and {repeats} more like it)" if repeats else ""
-        self.sink(f"{message}{suffix}")
-
-
-def format_table(params: Iterable[Param]) -> str:
-    """The OSC address space as a Markdown table (used by `livegan osc list` and the README)."""
-    rows = ["| address | type | range | default | description |", "|---|---|---|---|---|"]
+def format_table(params: Iterable[Param], values: Mapping[str, str] | None = None) -> str:
+    """The OSC address space as a Markdown table (used by `livegan osc list` and the README).
+    With `values` (key -> text), a column shows the patch's starting values."""
+    head = "| address | type | range | default | description |"
+    if values is not None:
+        head = "| address | type | range | default | patch value | description |"
+    rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for p in params:
-        rows.append(f"| `{p.address}` | {p.kind} | {p.range_text} | {p.default_text} | "
+        kind = f"{p.kind}, read-only" if p.readonly else p.kind
+        value = f" {values.get(p.key, p.default_text)} |" if values is not None else ""
+        rows.append(f"| `{p.address}` | {kind} | {p.range_text} | {p.default_text} |{value} "
                     f"{p.description} |")
     return "\n".join(rows)
 

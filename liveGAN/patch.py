@@ -5,12 +5,20 @@ shader chain and outputs from it. Loading never stops at the first mistake: ever
 collected with the file, the key, what was found and what was expected, so `livegan check`
 reports them all at once and a broken edit during a show is explained in one go.
 
-Two stages: `load_patch` checks the file's own structure (types, ranges, enums, files);
-`check_params` checks parameter keys and values against a registry, which needs the shader
-effects and the model to be known.
+Two stages: `read_patch` checks the file's own structure (types, ranges, enums, files) and
+returns the patch with every problem found (`load_patch` raises them as one PatchError);
+`check_params` checks parameter keys, values and mapping sources against a registry, which needs
+the shader effects, the model and the inputs to be known (`liveGAN.show.scene.patch_registry`).
+Every number must be finite; sizes are bounded before anything is allocated.
+
+Inputs and outputs are plugins (`liveGAN.plugins`): `[[inputs]]` / `[[outputs]]` tables with a
+`kind` and that kind's options, checked by the plugin itself. The `[osc]` table is shorthand for
+an `osc` input, `[output] record` for a `record` output, and `[output] display / fullscreen` set
+the window the show opens when it has a screen (`[output] window = false`: no window).
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +26,7 @@ from typing import Any, Iterable
 
 from liveGAN.latent.walks import WALKS
 from liveGAN.params import ParamError, Registry
-from liveGAN.signals.mapping import CURVES, MappingSpec
+from liveGAN.show.mappings import CURVES, MappingSpec
 
 FITS = ("fit", "fill", "stretch")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -26,6 +34,14 @@ PRECISIONS = ("auto", "fp32", "official", "bf16", "fp16")
 NOISE_MODES = ("const", "none", "random")
 GRAPH_MODES = ("auto", "on", "off")   # the runtime's names (liveGAN.models.runtime), kept here so
                                       # checking a patch does not import torch
+# Output sizes are checked before any buffer is made: a side at most MAX_SIDE pixels (what GL
+# drivers guarantee for a texture) and at most MAX_PIXELS in all.
+MAX_SIDE = 16384
+MAX_PIXELS = 8192 * 8192
+# A patch file larger than this is refused before it is parsed (a patch is a few KB).
+MAX_PATCH_BYTES = 1 << 20
+MAX_TOML_NESTING = 32
+MAX_TABLE_ENTRIES = 4096
 
 
 @dataclass(frozen=True)
@@ -42,11 +58,17 @@ class Problem:
 
 
 class PatchError(Exception):
-    """Every problem found in a patch; str() lists them one per line."""
+    """Every problem found in a patch; str() lists them one per line (the first
+    `SHOWN_PROBLEMS`, then how many more, so a runaway file can't flood the terminal)."""
+
+    SHOWN_PROBLEMS = 50
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        shown = [str(p) for p in problems[:self.SHOWN_PROBLEMS]]
+        if len(problems) > self.SHOWN_PROBLEMS:
+            shown.append(f"... and {len(problems) - self.SHOWN_PROBLEMS} more problems")
+        super().__init__("\n".join(shown))
 
 
 @dataclass
@@ -56,11 +78,29 @@ class ModelSpec:
     custom: str | None = None
     z_dim: int | None = None
     output_range: tuple[float, float] = (-1.0, 1.0)
+    weights_key: str | None = None
+    z_shape: tuple[int, ...] | None = None
+    python_path: tuple[Path, ...] = ()
     device: str = "auto"
     precision: str = "auto"
     noise_mode: str = "const"
     graph: str = "auto"
     compile: bool = False
+
+    def custom_options(self) -> dict[str, Any]:
+        """What `liveGAN.models.load_generator(custom=...)` takes for a custom generator."""
+        return {"factory": self.custom, "z_dim": self.z_dim, "output_range": self.output_range,
+                "weights_key": self.weights_key, "z_shape": self.z_shape,
+                "python_path": self.python_path}
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """One `[[inputs]]` or `[[outputs]]` table: the plugin kind, its options, where it was."""
+
+    kind: str
+    options: dict = field(default_factory=dict, hash=False, compare=True)
+    where: str = ""
 
 
 @dataclass
@@ -79,11 +119,11 @@ class Patch:
     size: tuple[int, int] = (1280, 720)
     fps: float = 60.0
     work_size: int | None = None
-    record: Path | None = None
+    window: bool = True
     fullscreen: bool = False
     display: int = 0
-    osc_port: int | None = 9000
-    osc_host: str = "127.0.0.1"
+    inputs: list[PluginSpec] = field(default_factory=list)
+    outputs: list[PluginSpec] = field(default_factory=list)
     stages: list[StageSpec] = field(default_factory=list)
     mappings: list[MappingSpec] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
@@ -131,8 +171,8 @@ class _Reader:
             return default
         value = table[key]
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok:
-            kind = "an integer" if integer else "a number"
+        if isinstance(value, bool) or not ok or not math.isfinite(value):
+            kind = "an integer" if integer else "a finite number"
             self.problem(where, _describe(value), f"{kind}{_range_text(lo, hi)}")
             return default
         if (lo is not None and value < lo) or (hi is not None and value > hi):
@@ -169,19 +209,33 @@ class _Reader:
         return value
 
     def pair(self, table: dict, key: str, where: str, default, integer: bool = False,
-             positive: bool = False):
+             positive: bool = False, hi=None, distinct: bool = False):
         if key not in table:
             return default
         value = table[key]
         kinds = (int,) if integer else (int, float)
         if (not isinstance(value, list) or len(value) != 2
-                or any(isinstance(v, bool) or not isinstance(v, kinds) for v in value)
-                or (positive and any(v <= 0 for v in value))):
-            what = "integers" if integer else "numbers"
+                or any(isinstance(v, bool) or not isinstance(v, kinds) or not math.isfinite(v)
+                       for v in value)
+                or (positive and any(v <= 0 for v in value))
+                or (hi is not None and any(v > hi for v in value))
+                or (distinct and value[0] == value[1])):
+            what = "integers" if integer else "finite numbers"
             sign = "positive " if positive else ""
-            self.problem(where, _describe(value), f"an array of two {sign}{what}")
+            bound = f" up to {hi}" if hi is not None else ""
+            differ = " that differ" if distinct else ""
+            self.problem(where, _describe(value), f"an array of two {sign}{what}{bound}{differ}")
             return default
         return (value[0], value[1])
+
+    def strings(self, table: dict, key: str, where: str) -> list[str]:
+        if key not in table:
+            return []
+        value = table[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.problem(where, _describe(value), "an array of non-empty strings")
+            return []
+        return value
 
 
 def _range_text(lo, hi) -> str:
@@ -194,28 +248,70 @@ def _range_text(lo, hi) -> str:
     return ""
 
 
-TOP_KEYS = ("model", "latent", "clock", "output", "osc", "params", "shaders", "mappings")
+TOP_KEYS = ("model", "latent", "clock", "output", "osc", "params", "shaders", "mappings",
+            "inputs", "outputs")
+MODEL_KEYS = ("path", "preset", "custom", "z_dim", "output_range", "weights_key", "z_shape",
+              "python_path", "device", "precision", "noise_mode", "graph", "compile")
+OUTPUT_KEYS = ("size", "work_size", "fps", "fit", "record", "window", "fullscreen", "display",
+               "fade", "blend")
 
 
 def load_patch(path: str | Path) -> Patch:
     """Read and validate a patch file; raises PatchError listing every problem found."""
+    patch, problems = read_patch(path)
+    if problems:
+        raise PatchError(problems)
+    return patch
+
+
+def read_patch(path: str | Path) -> tuple[Patch | None, list[Problem]]:
+    """The patch at `path` and every problem in its structure (None when the file can't be
+    read or parsed at all). Never raises for anything inside the file."""
     path = Path(path)
-    file = str(path)
+    file = str(path)[:300]
+
+    def broken(key: str, found: str, expected: str) -> tuple[None, list[Problem]]:
+        return None, [Problem(file, key, found, expected)]
+
     try:
+        size = path.stat().st_size
+        if size > MAX_PATCH_BYTES:
+            return broken("(file)", f"a file of {size} bytes",
+                          f"a patch of at most {MAX_PATCH_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise PatchError([Problem(file, "(file)", f"an unreadable file ({err})",
-                                  "a readable UTF-8 TOML file")]) from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return broken("(file)", f"an unreadable file ({err})", "a readable UTF-8 TOML file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise PatchError([Problem(file, "(syntax)", f"invalid TOML: {err}",
-                                  "valid TOML")]) from None
+        return broken("(syntax)", f"invalid TOML: {err}", "valid TOML")
+    except (RecursionError, MemoryError):
+        return broken("(syntax)", "TOML nested too deeply to read",
+                      f"tables and arrays nested at most {MAX_TOML_NESTING} deep")
+    if _depth(data) > MAX_TOML_NESTING:
+        return broken("(syntax)", "tables or arrays nested too deeply",
+                      f"tables and arrays nested at most {MAX_TOML_NESTING} deep")
     return parse_patch(data, path)
 
 
-def parse_patch(data: dict, path: Path) -> Patch:
-    """Validate already-parsed TOML `data` for the patch at `path`."""
+def _depth(value: Any, limit: int = MAX_TOML_NESTING + 1) -> int:
+    """How deeply tables and arrays nest in `value` (counting stops past `limit`)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > limit:
+            return depth
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else \
+            item if isinstance(item, list) else ()
+        todo.extend((child, depth + 1) for child in children
+                    if isinstance(child, (dict, list)))
+    return deepest
+
+
+def parse_patch(data: dict, path: Path) -> tuple[Patch, list[Problem]]:
+    """Validate already-parsed TOML `data` for the patch at `path`: the patch (with defaults
+    where a value was wrong) and every problem found."""
     r = _Reader(str(path))
     r.unknown(data, "", TOP_KEYS)
     base = path.parent
@@ -227,42 +323,12 @@ def parse_patch(data: dict, path: Path) -> Patch:
             values[param_key] = value
             value_keys[param_key] = where
 
-    # [model]
-    m = r.table(data, "model", ("path", "preset", "custom", "z_dim", "output_range", "device",
-                                "precision", "noise_mode", "graph", "compile"))
-    model = ModelSpec()
-    model_path = r.string(m, "path", "model.path")
-    model.preset = r.string(m, "preset", "model.preset")
-    model.custom = r.string(m, "custom", "model.custom")
-    if model_path is not None:
-        model.path = (base / model_path).resolve() if not Path(model_path).is_absolute() \
-            else Path(model_path)
-        if not model.path.is_file():
-            r.problem("model.path", _describe(model_path) + f", a file that does not exist "
-                      f"({model.path})", "the path of a model file, relative to the patch")
-    if sum(x is not None for x in (model_path, model.preset)) != 1:
-        r.problem("model", "both path and preset" if model_path and model.preset
-                  else "neither path nor preset", "exactly one of model.path or model.preset")
-    if model.custom is not None:
-        if ":" not in model.custom:
-            r.problem("model.custom", _describe(model.custom), "'module:callable'")
-        model.z_dim = r.number(m, "z_dim", "model.z_dim", None, 1, 4096, integer=True)
-        if model.z_dim is None:
-            r.problem("model.z_dim", "nothing", "the z size of the custom generator")
-        model.output_range = r.pair(m, "output_range", "model.output_range", (-1.0, 1.0))
-    model.device = r.choice(m, "device", "model.device", "auto", DEVICES)
-    model.precision = r.choice(m, "precision", "model.precision", "auto", PRECISIONS)
-    model.noise_mode = r.choice(m, "noise_mode", "model.noise_mode", "const", NOISE_MODES)
-    model.graph = r.choice(m, "graph", "model.graph", "auto", GRAPH_MODES)
-    model.compile = r.boolean(m, "compile", "model.compile", False)
+    patch = Patch(path=path, model=_model(r, data, base))
 
-    patch = Patch(path=path, model=model)
-
-    # [latent]
+    # [latent]: the walk, and initial values of the latent/... params (ranges: the registry's)
     lt = r.table(data, "latent", ("walk", "seed", "speed", "truncation", "truncation_cutoff"))
     patch.walk = r.choice(lt, "walk", "latent.walk", "noise", WALKS)
-    initial("latent/seed", "latent.seed",
-            r.number(lt, "seed", "latent.seed", None, 0, 2**31 - 1, integer=True))
+    initial("latent/seed", "latent.seed", r.number(lt, "seed", "latent.seed", None, integer=True))
     initial("latent/speed", "latent.speed", r.number(lt, "speed", "latent.speed", None))
     initial("latent/truncation", "latent.truncation",
             r.number(lt, "truncation", "latent.truncation", None))
@@ -274,26 +340,36 @@ def parse_patch(data: dict, path: Path) -> Patch:
     initial("clock/bpm", "clock.bpm", r.number(ck, "bpm", "clock.bpm", None))
 
     # [output]
-    out = r.table(data, "output", ("size", "work_size", "fps", "fit", "record", "fullscreen",
-                                   "display", "fade", "blend"))
-    patch.size = r.pair(out, "size", "output.size", (1280, 720), integer=True, positive=True)
+    out = r.table(data, "output", OUTPUT_KEYS)
+    size = r.pair(out, "size", "output.size", (1280, 720), integer=True, positive=True,
+                  hi=MAX_SIDE)
+    if size[0] * size[1] > MAX_PIXELS:
+        r.problem("output.size", _describe(list(size)), f"at most {MAX_PIXELS} pixels in all")
+        size = (1280, 720)
+    patch.size = size
     patch.fps = r.number(out, "fps", "output.fps", 60.0, 1, 240)
     patch.work_size = r.number(out, "work_size", "output.work_size", None, 16, 4096, integer=True)
     fit = r.choice(out, "fit", "output.fit", None, FITS)
     initial("output/fit", "output.fit", None if fit is None else FITS.index(fit))
     record = r.string(out, "record", "output.record")
-    patch.record = None if record is None else (base / record)
+    patch.window = r.boolean(out, "window", "output.window", True)
     patch.fullscreen = r.boolean(out, "fullscreen", "output.fullscreen", False)
-    patch.display = r.number(out, "display", "output.display", 0, 0, 16, integer=True)
+    patch.display = r.number(out, "display", "output.display", 0, 0, 64, integer=True)
     initial("output/fade", "output.fade", r.number(out, "fade", "output.fade", None))
-    blend = r.boolean(out, "blend", "output.blend", None)
-    initial("output/blend", "output.blend", blend)
+    initial("output/blend", "output.blend", r.boolean(out, "blend", "output.blend", None))
 
-    # [osc]
+    # [osc]: shorthand for an `osc` input
     osc = r.table(data, "osc", ("port", "host", "enabled"))
     port = r.number(osc, "port", "osc.port", 9000, 0, 65535, integer=True)
-    patch.osc_host = r.string(osc, "host", "osc.host", "127.0.0.1")
-    patch.osc_port = port if r.boolean(osc, "enabled", "osc.enabled", True) else None
+    host = r.string(osc, "host", "osc.host", "127.0.0.1")
+    if r.boolean(osc, "enabled", "osc.enabled", True):
+        patch.inputs.append(PluginSpec("osc", {"port": port, "host": host}, "osc"))
+
+    # [[inputs]] and [[outputs]]: plugins, each checks its own options
+    patch.inputs += _plugins(r, data, "inputs", base)
+    patch.outputs = _plugins(r, data, "outputs", base)
+    if record is not None:
+        patch.outputs.append(PluginSpec("record", {"path": str(base / record)}, "output.record"))
 
     # [[shaders]]
     shaders = data.get("shaders", [])
@@ -301,7 +377,7 @@ def parse_patch(data: dict, path: Path) -> Patch:
         r.problem("shaders", _describe(shaders), "an array of tables ([[shaders]])")
         shaders = []
     names: set[str] = set()
-    for i, entry in enumerate(shaders):
+    for i, entry in enumerate(shaders[:MAX_TABLE_ENTRIES]):
         where = f"shaders[{i}]"
         if not isinstance(entry, dict):
             r.problem(where, _describe(entry), "a table with an 'effect' key")
@@ -343,37 +419,136 @@ def parse_patch(data: dict, path: Path) -> Patch:
     if not isinstance(mappings, list):
         r.problem("mappings", _describe(mappings), "an array of tables ([[mappings]])")
         mappings = []
-    for i, entry in enumerate(mappings):
-        where = f"mappings[{i}]"
-        if not isinstance(entry, dict):
-            r.problem(where, _describe(entry), "a table with source and target")
-            continue
-        r.unknown(entry, where, ("source", "target", "input", "range", "curve", "smoothing"))
-        source = r.string(entry, "source", f"{where}.source")
-        target = r.string(entry, "target", f"{where}.target")
-        if source is None or target is None:
-            if "source" not in entry:
-                r.problem(f"{where}.source", "nothing", "an OSC address like \"/fader/1\"")
-            if "target" not in entry:
-                r.problem(f"{where}.target", "nothing", "a parameter key like \"latent/speed\"")
-            continue
-        if not source.startswith("/"):
-            r.problem(f"{where}.source", _describe(source), "an OSC address starting with '/'")
-        spec = MappingSpec(
-            source=source, target=target,
-            input=r.pair(entry, "input", f"{where}.input", (0.0, 1.0)),
-            range=r.pair(entry, "range", f"{where}.range", None),
-            curve=r.choice(entry, "curve", f"{where}.curve", "linear", CURVES),
-            smoothing=r.number(entry, "smoothing", f"{where}.smoothing", None, 0, 60),
-        )
-        patch.mappings.append(spec)
+    for i, entry in enumerate(mappings[:MAX_TABLE_ENTRIES]):
+        spec = _mapping(r, entry, f"mappings[{i}]")
+        if spec is not None:
+            patch.mappings.append(spec)
 
+    for name, table in (("shaders", shaders), ("mappings", mappings)):
+        if len(table) > MAX_TABLE_ENTRIES:
+            r.problem(name, f"{len(table)} entries", f"at most {MAX_TABLE_ENTRIES}")
     patch.values, patch.value_keys = values, value_keys
     user_shaders = base / "shaders"
     patch.shader_paths = [user_shaders] if user_shaders.is_dir() else []
-    if r.problems:
-        raise PatchError(r.problems)
-    return patch
+    return patch, r.problems
+
+
+def _model(r: _Reader, data: dict, base: Path) -> ModelSpec:
+    """The [model] table."""
+    m = r.table(data, "model", MODEL_KEYS)
+    model = ModelSpec()
+    model_path = r.string(m, "path", "model.path")
+    model.preset = r.string(m, "preset", "model.preset")
+    model.custom = r.string(m, "custom", "model.custom")
+    if model_path is not None:
+        model.path = _file_path(r, "model.path", model_path, base)
+        if model.path is not None and not model.path.is_file():
+            r.problem("model.path", _describe(model_path) + f", a file that does not exist "
+                      f"({str(model.path)[:200]})", "the path of a model file, relative to the patch")
+    if sum(x is not None for x in (model_path, model.preset)) != 1:
+        r.problem("model", "both path and preset" if model_path and model.preset
+                  else "neither path nor preset", "exactly one of model.path or model.preset")
+    if model.custom is not None:
+        if ":" not in model.custom:
+            r.problem("model.custom", _describe(model.custom), "'module:callable'")
+        model.z_dim = r.number(m, "z_dim", "model.z_dim", None, 1, 4096, integer=True)
+        if model.z_dim is None:
+            r.problem("model.z_dim", "nothing", "the z size of the custom generator")
+        model.output_range = r.pair(m, "output_range", "model.output_range", (-1.0, 1.0),
+                                    distinct=True)
+        model.weights_key = r.string(m, "weights_key", "model.weights_key")
+        shape = m.get("z_shape")
+        if shape is not None:
+            if (not isinstance(shape, list) or not 1 <= len(shape) <= 4
+                    or any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096
+                           for v in shape)):
+                r.problem("model.z_shape", _describe(shape),
+                          "1 to 4 positive integers, e.g. [100, 1, 1]")
+            else:
+                model.z_shape = tuple(shape)
+        # The patch's folder first: a module beside the patch imports with no PYTHONPATH.
+        folders = [base.resolve()]
+        for text in r.strings(m, "python_path", "model.python_path"):
+            folder = _file_path(r, "model.python_path", text, base)
+            if folder is not None:
+                folders.append(folder)
+        model.python_path = tuple(folders)
+    model.device = r.choice(m, "device", "model.device", "auto", DEVICES)
+    model.precision = r.choice(m, "precision", "model.precision", "auto", PRECISIONS)
+    model.noise_mode = r.choice(m, "noise_mode", "model.noise_mode", "const", NOISE_MODES)
+    model.graph = r.choice(m, "graph", "model.graph", "auto", GRAPH_MODES)
+    model.compile = r.boolean(m, "compile", "model.compile", False)
+    return model
+
+
+def _file_path(r: _Reader, where: str, text: str, base: Path) -> Path | None:
+    """`text` as a path relative to the patch's folder, or None (reported) if it can't be one."""
+    if "\x00" in text or len(text) > 1024:
+        r.problem(where, _describe(text), "a path without NUL bytes, at most 1024 characters")
+        return None
+    path = Path(text)
+    try:
+        return path if path.is_absolute() else (base / path).resolve()
+    except (OSError, RuntimeError) as err:  # a symlink loop, a name too long
+        r.problem(where, f"{_describe(text)} ({err})", "a usable path")
+        return None
+
+
+def _plugins(r: _Reader, data: dict, name: str, base: Path) -> list[PluginSpec]:
+    """`[[inputs]]` or `[[outputs]]`: kind + options (the plugin checks its options)."""
+    entries = data.get(name, [])
+    if not isinstance(entries, list):
+        r.problem(name, _describe(entries), f"an array of tables ([[{name}]])")
+        return []
+    specs = []
+    for i, entry in enumerate(entries[:64]):
+        where = f"{name}[{i}]"
+        if not isinstance(entry, dict):
+            r.problem(where, _describe(entry), "a table with a 'kind' key")
+            continue
+        kind = r.string(entry, "kind", f"{where}.kind")
+        if kind is None:
+            if "kind" not in entry:
+                r.problem(f"{where}.kind", "nothing",
+                          "the kind of " + ("input" if name == "inputs" else "output")
+                          + " (`livegan plugins` lists them)")
+            continue
+        options = {k: v for k, v in entry.items() if k != "kind"}
+        if isinstance(options.get("path"), str) and kind == "record":
+            options["path"] = str(base / options["path"])
+        specs.append(PluginSpec(kind, options, where))
+    if len(entries) > 64:
+        r.problem(name, f"{len(entries)} entries", "at most 64")
+    return specs
+
+
+def _mapping(r: _Reader, entry: Any, where: str) -> MappingSpec | None:
+    """One [[mappings]] table."""
+    if not isinstance(entry, dict):
+        r.problem(where, _describe(entry), "a table with source and target")
+        return None
+    r.unknown(entry, where, ("source", "target", "input", "range", "curve", "smoothing"))
+    source = r.string(entry, "source", f"{where}.source")
+    target = r.string(entry, "target", f"{where}.target")
+    if source is None or target is None:
+        if "source" not in entry:
+            r.problem(f"{where}.source", "nothing",
+                      "an address like \"/1/fader1\" or a parameter like \"audio/level\"")
+        if "target" not in entry:
+            r.problem(f"{where}.target", "nothing", "a parameter key like \"latent/speed\"")
+        return None
+    if not (source.startswith("/") or "/" in source) or len(source) > 256 \
+            or not source.isprintable():
+        r.problem(f"{where}.source", _describe(source),
+                  "an address starting with '/' (\"/1/fader1\", \"/midi/1/cc/7\") or a "
+                  "parameter key (\"audio/level\")")
+    return MappingSpec(
+        source=source, target=target,
+        input=r.pair(entry, "input", f"{where}.input", (0.0, 1.0), distinct=True),
+        range=r.pair(entry, "range", f"{where}.range", None),
+        curve=r.choice(entry, "curve", f"{where}.curve", "linear", CURVES),
+        smoothing=r.number(entry, "smoothing", f"{where}.smoothing", None, 0, 60),
+    )
 
 
 def check_params(patch: Patch, registry: Registry) -> list[Problem]:
@@ -397,10 +572,19 @@ def check_params(patch: Patch, registry: Registry) -> list[Problem]:
             problems.append(Problem(file, where, _describe(value),
                                     f"{_a(param.kind)} in {param.min:g}..{param.max:g}"))
     for i, spec in enumerate(patch.mappings):
-        if spec.target not in registry:
+        target = registry.get(spec.target)
+        if target is None:
             problems.append(Problem(file, f"mappings[{i}].target",
                                     f"{spec.target!r}, a parameter that does not exist",
                                     _nearest(spec.target, registry)))
+        elif target.readonly:
+            problems.append(Problem(file, f"mappings[{i}].target",
+                                    f"{spec.target!r}, a read-only parameter",
+                                    "a parameter that can be set (read-only ones are sources)"))
+        if not spec.source.startswith("/") and spec.source not in registry:
+            problems.append(Problem(file, f"mappings[{i}].source",
+                                    f"{spec.source!r}, a parameter that does not exist",
+                                    _nearest(spec.source, registry)))
     return problems
 
 

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from liveGAN.scene import ModelBundle
+from liveGAN.show.scene import ModelBundle
 
 
 class _Controls:

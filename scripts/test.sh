@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # Runs the test suite with the real parts it needs started: a PulseAudio null sink (audio input)
-# and a dummy JACK server (MIDI virtual ports), both in user space, stopped on exit.
+# and a dummy JACK server (MIDI virtual ports), both in user space. They run in a runtime folder
+# of their own, so a sound server the user already has is neither used nor stopped; on exit only
+# what this script started is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SDL_AUDIODRIVER=dummy
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
-chmod 700 "$XDG_RUNTIME_DIR"
-cleanup() { [ -n "${JACK_PID:-}" ] && kill "$JACK_PID" 2>/dev/null; pulseaudio --kill 2>/dev/null || true; }
+RUNTIME_DIR="$(mktemp -d)"
+chmod 700 "$RUNTIME_DIR"
+export XDG_RUNTIME_DIR="$RUNTIME_DIR"
+cleanup() {
+  [ -n "${JACK_PID:-}" ] && kill "$JACK_PID" 2>/dev/null
+  # --kill talks to the server whose pid file is in $XDG_RUNTIME_DIR: ours, not the user's.
+  [ -n "${PULSE_STARTED:-}" ] && pulseaudio --kill 2>/dev/null
+  rm -rf "$RUNTIME_DIR"
+  true
+}
 trap cleanup EXIT
 if command -v pulseaudio >/dev/null; then
-  pulseaudio --daemonize=yes --exit-idle-time=-1 -n \
-    --load="module-null-sink sink_name=test_sink" --load=module-native-protocol-unix \
-    >/dev/null 2>&1 || true
+  if pulseaudio --daemonize=yes --exit-idle-time=-1 -n \
+      --load="module-null-sink sink_name=test_sink" --load=module-native-protocol-unix \
+      >/dev/null 2>&1; then
+    PULSE_STARTED=1
+  fi
   pactl set-default-sink test_sink 2>/dev/null || true
   pactl set-default-source test_sink.monitor 2>/dev/null || true
 fi

@@ -28,8 +28,8 @@ def wait_for(condition, timeout: float = 20.0, interval: float = 0.02) -> bool:
     return bool(condition())
 
 
-class EngineThread:
-    """An Engine playing on its own thread, as `livegan run` would, for tests that poke it."""
+class ShowThread:
+    """A Show playing on its own thread, as `livegan run` would, for tests that poke it."""
 
     def __init__(self, engine) -> None:
         self.engine = engine
@@ -72,8 +72,8 @@ def one_torch_thread():
 
 
 @pytest.fixture
-def engine_thread():
-    return EngineThread
+def show_thread():
+    return ShowThread
 
 
 @pytest.fixture

@@ -39,11 +39,13 @@ def test_run_default_patch_headless_records(tmp_path):
     assert max(f.std() for f in frames) > 8
 
 
-def test_render_writes_exact_frames(tmp_path):
+def test_render_writes_exact_frames_with_a_progress_bar(tmp_path, capsys):
     out = tmp_path / "render.mkv"
     assert main(["render", "--out", str(out), "--frames", "10", "--size", "64x64"]) == 0
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 10
+    err = capsys.readouterr().err
+    assert "render: 100%" in err and "10/10" in err
 
 
 def test_check_good_and_bad(tmp_path, capsys):
@@ -58,6 +60,21 @@ def test_check_good_and_bad(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "model.path" in err and "latent.walk" in err and "zigzag" in err
     assert "Traceback" not in err
+
+
+def test_check_reports_everything_in_one_pass(tmp_path, capsys):
+    """A missing model does not hide an unknown effect, and a bad mapping does not hide a bad
+    value: one pass lists all of them."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(default_patch().read_text()
+                   .replace('path = "models/default.safetensors"', 'path = "nowhere.pkl"')
+                   .replace('effect = "kaleido"', 'effect = "kaleidoscope9"')
+                   .replace('curve = "exp"', 'curve = "wobbly"')
+                   .replace("bpm = 120", "bpm = 9000"))
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    for key in ("model.path", "shaders[1].effect", "mappings[0].curve", "clock.bpm"):
+        assert key in err, (key, err)
 
 
 def test_check_reports_unknown_params_and_effects(tmp_path, capsys):
@@ -79,3 +96,15 @@ def test_osc_list_shows_addresses(capsys):
     out = capsys.readouterr().out
     assert "/livegan/output/fade" in out and "/livegan/kaleido/segments" in out
     assert "/1/fader1" in out
+
+
+def test_osc_list_shows_the_patch_values_not_the_defaults(tmp_path, capsys):
+    patch = tmp_path / "p.toml"
+    patch.write_text(default_patch().read_text()
+                     .replace('path = "models/default.safetensors"',
+                              f'path = "{default_patch().parent / "models/default.safetensors"}"')
+                     .replace("segments = 6", "segments = 11"))
+    assert main(["osc", "list", str(patch)]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines()
+                if l.startswith("/livegan/kaleido/segments"))
+    assert line.split()[3] == "11"

@@ -8,8 +8,8 @@ def test_readme_generated_sections_are_current():
 
 
 def test_osc_section_lists_every_standard_param():
-    from liveGAN.engine import standard_params
+    from liveGAN.show.scene import scene_registry
 
     section = docs.osc_section()
-    for param in standard_params():
+    for param in scene_registry(18):
         assert f"`{param.address}`" in section

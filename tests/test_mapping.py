@@ -2,7 +2,7 @@
 import pytest
 
 from liveGAN.params import Param, ParamValues, Registry
-from liveGAN.signals.mapping import Mapping, MappingSpec, apply_curve
+from liveGAN.show.mappings import Mapping, MappingSpec, apply_curve
 
 
 def test_curves_hit_their_ends_and_bend():

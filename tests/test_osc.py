@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from conftest import wait_for
-from liveGAN.params import Inbox, Param, RateLimitedLog
-from liveGAN.signals.osc import (
+from liveGAN.log import RateLimitedLog
+from liveGAN.params import Param
+from liveGAN.sources.osc import (
     LOG_COUNT, LOG_MALFORMED, LOG_TYPE, LOG_UNKNOWN, OscServer, Route, routes_from_params, send,
 )
 
@@ -57,11 +58,33 @@ def run_sender(port: int, body: str, timeout: float = 30.0) -> str:
     return out
 
 
+class PostBox:
+    """What an OscServer posted, in order: (address, value, "osc") (the show's inbox, for
+    tests of OSC alone). Refuses posts beyond `maxsize`, as a full inbox would."""
+
+    def __init__(self, maxsize: int = 1 << 20) -> None:
+        self.items: list = []
+        self.maxsize = maxsize
+        self.lock = threading.Lock()
+
+    def post(self, address: str, *values) -> bool:
+        with self.lock:
+            if len(self.items) >= self.maxsize:
+                return False
+            self.items.append((address, values[0] if len(values) == 1 else values, "osc"))
+            return True
+
+    def drain(self, limit: int | None = None) -> list:
+        with self.lock:
+            items, self.items = self.items, []
+        return items
+
+
 class Collected:
     """What a test server did: its inbox, and the log lines with their kinds."""
 
     def __init__(self) -> None:
-        self.inbox = Inbox()
+        self.inbox = PostBox()
         self.lines: list[str] = []
         self.kinds: list[str] = []
         # A long interval: each kind of mistake is reported once during a test.
@@ -71,7 +94,7 @@ class Collected:
             self.kinds.append(kind)
             log(kind, message)
 
-        self.server = OscServer(self.inbox, port=0, log=recording_log)
+        self.server = OscServer(self.inbox.post, port=0, log=recording_log)
         self.items: list[tuple[str, object, str]] = []
 
     def take(self) -> list[tuple[str, object, str]]:
@@ -261,7 +284,7 @@ GARBAGE_FLOOD = """
 """
 
 
-def stand_in_frame_loop(inbox: Inbox, done: threading.Event) -> tuple[list[float], list]:
+def stand_in_frame_loop(inbox: PostBox, done: threading.Event) -> tuple[list[float], list]:
     """Fixed numpy work and an inbox drain per frame until `done`; frame end times, messages."""
     image = np.random.default_rng(0).random((96, 96, 3), dtype=np.float32)
     ends, drained = [], []
@@ -340,29 +363,29 @@ def test_set_routes_swaps_while_receiving(osc):
 
 
 def test_set_routes_refuses_bad_addresses():
-    server = OscServer(Inbox(), port=0)
+    server = OscServer(PostBox().post, port=0)
     with pytest.raises(ValueError, match="must start with '/'"):
         server.set_routes({"livegan/output/fade": Route("float")})
 
 
 def test_start_stop_many_times_and_reuse_the_port():
-    inbox = Inbox()
+    inbox = PostBox()
     for _ in range(20):
-        server = OscServer(inbox, port=0)
+        server = OscServer(inbox.post, port=0)
         server.start()
         thread, sock = server._thread, server._sock
         server.stop()
         assert not thread.is_alive() and sock.fileno() == -1 and not server.running
         server.stop()  # a second stop is harmless
     # The same fixed port binds again right after a stop, and a taken port is an OSError.
-    first = OscServer(inbox, port=0)
+    first = OscServer(inbox.post, port=0)
     first.start()
     port = first.port
-    taken = OscServer(inbox, port=port)
+    taken = OscServer(inbox.post, port=port)
     with pytest.raises(OSError):
         taken.start()
     first.stop()
-    with OscServer(inbox, port=port) as again:
+    with OscServer(inbox.post, port=port) as again:
         again.set_routes({"/x": Route("trigger")})
         send("/x", port=port)
         assert wait_for(lambda: inbox.drain() == [("/x", 1.0, "osc")], timeout=5.0)
@@ -394,8 +417,8 @@ def test_send_helper_reaches_a_server(osc):
 
 
 def test_a_full_inbox_drops_and_counts():
-    inbox = Inbox(maxsize=5)
-    server = OscServer(inbox, port=0, log=RateLimitedLog(sink=lambda m: None))
+    inbox = PostBox(maxsize=5)
+    server = OscServer(inbox.post, port=0, log=RateLimitedLog(sink=lambda m: None))
     server.set_routes({"/f": Route("float")})
     with server:
         run_sender(server.port, """

@@ -1,9 +1,9 @@
-"""The parameter registry: declaration, coercion, smoothing, the inbox, the rate-limited log."""
+"""The parameter registry: declaration, coercion, smoothing."""
 import threading
 
 import pytest
 
-from liveGAN.params import Inbox, Param, ParamError, ParamValues, RateLimitedLog, Registry
+from liveGAN.params import Param, ParamError, ParamValues, Registry
 
 
 def make_registry():
@@ -30,8 +30,9 @@ def test_coerce_clamps_rounds_and_rejects():
     assert reg["output/blackout"].coerce(0.2) == 0.0
     with pytest.raises(ParamError, match="output/fade takes a float, got str"):
         reg["output/fade"].coerce("loud")
-    with pytest.raises(ParamError, match="NaN"):
-        reg["output/fade"].coerce(float("nan"))
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ParamError, match="finite"):
+            reg["output/fade"].coerce(bad)
 
 
 def test_bad_declarations():
@@ -70,37 +71,3 @@ def test_sync_keeps_surviving_values():
     assert values["output/fade"] == 0.3
     assert values["grade/hue"] == 0.1
     assert "latent/seed" not in values.current
-
-
-def test_inbox_never_blocks_and_counts_drops():
-    inbox = Inbox(maxsize=10)
-    results = [inbox.post("/a", i) for i in range(15)]
-    assert results.count(True) == 10 and inbox.dropped == 5
-    drained = inbox.drain(limit=4)
-    assert [v for _, v, _ in drained] == [0, 1, 2, 3]
-    assert inbox.post("/a", 99)
-    assert len(inbox.drain()) == 7
-
-
-def test_inbox_from_threads():
-    inbox = Inbox(maxsize=100_000)
-    threads = [threading.Thread(target=lambda: [inbox.post("/x", i) for i in range(1000)])
-               for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(inbox.drain(limit=10_000)) == 4000
-
-
-def test_rate_limited_log():
-    now = [0.0]
-    lines = []
-    log = RateLimitedLog(interval=2.0, sink=lines.append, clock=lambda: now[0])
-    for _ in range(5):
-        log("osc", "bad message")
-    log("midi", "unknown device")
-    assert lines == ["bad message", "unknown device"]
-    now[0] = 3.0
-    log("osc", "bad message")
-    assert lines[-1] == "bad message (and 4 more like it)"

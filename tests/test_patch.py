@@ -47,7 +47,10 @@ def test_good_patch(tmp_path):
     patch = load_patch(write(tmp_path, GOOD))
     assert patch.model.path == (tmp_path / "model.safetensors").resolve()
     assert patch.walk == "circle" and patch.size == (640, 360)
-    assert patch.record == tmp_path / "out.mp4"
+    assert [(o.kind, o.options["path"]) for o in patch.outputs] == \
+        [("record", str(tmp_path / "out.mp4"))]
+    assert [(i.kind, i.options) for i in patch.inputs] == \
+        [("osc", {"port": 9000, "host": "127.0.0.1"})]
     assert [(s.effect, s.name) for s in patch.stages] == [("grade", "grade"), ("grade", "grade2")]
     assert patch.values == {"latent/seed": 3, "latent/speed": 0.5, "output/fit": 0,
                             "grade/hue": 0.2, "output/fade": 0.5, "grade2/saturation": 2.0}
@@ -79,7 +82,7 @@ curve = "wobbly"
                                    "output.fps", "output.colour", "shaders[0].effect",
                                    "mappings[0].source", "mappings[0].curve"])
     text = str(info.value)
-    assert f"{path}: latent.speed: found 'fast' (string), expected a number" in text
+    assert f"{path}: latent.speed: found 'fast' (string), expected a finite number" in text
     assert "expected one of 'noise', 'circle', 'beats', 'still'" in text
     assert "Traceback" not in text
 

@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from liveGAN.outputs.record import Recorder, RecorderError
+from liveGAN.sinks.record import Recorder, RecorderError
 
 # Saturated, well separated colours survive yuv420p + CRF with a few levels of error.
 PALETTE = np.array([
@@ -165,7 +165,7 @@ def test_wrong_frames_and_a_slow_encoder_drop_without_blocking(tmp_path):
 CHILD = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from liveGAN.outputs.record import Recorder
+    from liveGAN.sinks.record import Recorder
     PALETTE = np.array({palette}, dtype=np.uint8)
     recorder = Recorder(sys.argv[1], (64, 64), fps=10, log=lambda m: None, queue_frames=64)
     for i in range(45):
@@ -220,7 +220,7 @@ def test_a_hardware_encoder_falls_back_to_x264_where_it_cannot_open(tmp_path):
 
 def test_frames_grabbed_from_gl_arrive_a_frame_late_and_right_way_up(tmp_path):
     moderngl = pytest.importorskip("moderngl")
-    from liveGAN.outputs.record import FrameGrabber
+    from liveGAN.render.readback import FrameGrabber
 
     ctx = moderngl.create_standalone_context(backend="egl")
     try:

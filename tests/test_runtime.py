@@ -276,7 +276,7 @@ def test_patch_compile_option_compiles_at_load_time():
     import torch._dynamo
 
     from liveGAN.patch import ModelSpec
-    from liveGAN.scene import load_bundle
+    from liveGAN.show.scene import load_bundle
 
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()

@@ -22,7 +22,7 @@ import numpy as np
 import pygame
 import pytest
 
-from liveGAN.outputs.window import Window, letterbox, list_displays
+from liveGAN.sinks.window import Window, letterbox, list_displays
 
 RED, GREEN, BLUE, WHITE, GREY = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (128,) * 3
 SIZE = (320, 240)
@@ -277,7 +277,7 @@ XVFB_CHILD = textwrap.dedent("""
     os.environ["SDL_VIDEODRIVER"] = "x11"
     os.environ["SDL_AUDIODRIVER"] = "dummy"
     import numpy as np
-    from liveGAN.outputs.window import Window
+    from liveGAN.sinks.window import Window
     def read(win):
         w, h = win.size
         return np.frombuffer(win.ctx.screen.read(viewport=(0, 0, w, h)), np.uint8).reshape(h, w, 3)

@@ -21,10 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from liveGAN.commands.run import play
-    from liveGAN.engine import RunOptions
+    from liveGAN.show.options import RunOptions
 
     options = RunOptions(headless=True, offline=True, frames=args.frames,
                          duration=args.duration, size=args.size, fps=args.fps,
                          record=args.out, no_osc=True, seed=args.seed, device=args.device,
-                         watch=False)
+                         watch=False, progress=True)
     return play(resolve_patch(args.patch), options)

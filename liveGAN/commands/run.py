@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from liveGAN.engine import RunOptions
+    from liveGAN.show.options import RunOptions
 
     headless = args.headless
     if not headless and not display_available():
@@ -47,12 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
 def play(patch_path: Path, options) -> int:
     """Build the engine and run it, turning known failures into one message and exit 1."""
-    from liveGAN.engine import Engine
     from liveGAN.patch import PatchError
+    from liveGAN.show.show import Show
 
     try:
-        engine = Engine(patch_path, options)
-        summary = engine.run()
+        summary = Show(patch_path, options).run()
     except PatchError as err:
         print(f"patch has errors:\n{err}", file=sys.stderr)
         return 1

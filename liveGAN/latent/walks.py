@@ -11,7 +11,26 @@ import math
 
 import numpy as np
 
+from liveGAN.params import Param
+
 WALKS = ("noise", "circle", "beats", "still")
+SEED_MAX = 2**31 - 1
+
+
+def walk_params(num_ws: int = 18) -> list[Param]:
+    """The `latent/...` controls every show has: walk speed, truncation, seed and seed steps."""
+    return [
+        Param("latent", "speed", "float", 0.25, 0.0, 4.0, 0.5,
+              "latent walk speed, radians of walk phase per second"),
+        Param("latent", "truncation", "float", 0.8, 0.0, 1.5, 0.3,
+              "truncation psi: lower is safer and more average, higher is wilder"),
+        Param("latent", "truncation_cutoff", "int", 0, 0, max(num_ws, 1), 0,
+              "truncate only the first N layers (0: all layers)"),
+        Param("latent", "seed", "int", 0, 0, SEED_MAX, 0,
+              "seed of the latent walk; a change glides to the new walk"),
+        Param("latent", "next_seed", "trigger", 0, 0, 1, 0, "glide to the next seed"),
+        Param("latent", "prev_seed", "trigger", 0, 0, 1, 0, "glide to the previous seed"),
+    ]
 
 
 def seed_vectors(seed: int, count: int, z_dim: int) -> np.ndarray:

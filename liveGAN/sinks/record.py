@@ -1,10 +1,12 @@
 """The video recorder: finished frames -> an H.264 file on disk.
 
-Place in the data flow: shader chain -> **outputs** (window, recorder, ...). The frame loop hands
-each finished frame to `Recorder.write`, which only copies it into a preallocated buffer and
-queues it; a worker thread converts, encodes (x264 through PyAV) and muxes. The frame loop never
-waits for the encoder: when the queue is full the frame is dropped and counted. `FrameGrabber`
-reads frames back from GL one frame late, so the readback does not stall the frame loop either.
+Place in the data flow: the show's view -> shared readback -> **record sink** -> a file. The
+show hands each presented frame to `RecordSink.send`, which passes its pixels to
+`Recorder.write`; that only copies them into a preallocated buffer and queues them, and a worker
+thread converts, encodes (x264 through PyAV) and muxes. The show never waits for the encoder:
+when the queue is full the frame is dropped and counted (offline renders wait instead, so every
+frame is in the file). The pixels come from the show's one asynchronous readback per frame
+(`liveGAN.render.readback`), one frame late, so the readback does not stall the show either.
 
 A show can end badly (power cut, a crash, SIGKILL), so the file must be playable at every moment:
 - `.mp4` is written as fragmented MP4 (empty moov, one fragment per keyframe, a keyframe every
@@ -63,8 +65,9 @@ def _free_partial_path(target: Path) -> Path:
     return candidate
 
 
-def _free_final_path(target: Path) -> Path:
-    """`target`, or `<stem>-N<ext>` if something appeared there while we were recording."""
+def free_path(target: Path) -> Path:
+    """`target`, or `<stem>-N<ext>` if something is there already: a recording the user
+    already has is never replaced. The one rule for naming recordings."""
     candidate, number = target, 1
     while candidate.exists():
         candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
@@ -368,7 +371,7 @@ class Recorder:
             self._discard_partial()
             self.log(f"recording {self.target}: no frames were recorded; no file written")
             return
-        final = self.target if self.overwrite else _free_final_path(self.target)
+        final = self.target if self.overwrite else free_path(self.target)
         try:
             os.replace(self.partial_path, final)
         except OSError as error:
@@ -398,60 +401,66 @@ def _close_at_exit(ref: "weakref.ref[Recorder]") -> None:
         recorder.close()
 
 
-class FrameGrabber:
-    """Reads finished frames back from GL for the recorder without stalling the frame loop.
+class RecordSink:
+    """Records the show to a video file (`[[outputs]] kind = "record"`, or `--record FILE`).
 
-    `glReadPixels` into client memory waits for the GPU to finish the frame. Here each frame is
-    read into one of two pixel buffers on the GPU side, and the pixels of the frame before are
-    fetched from the other one: the recording lags the show by one frame, and nothing waits.
+    Options: `path` (required; .mp4 or .mkv, relative to the patch), `quality` (x264 CRF,
+    default 20), `codec` (default libx264; h264_nvenc where there is an NVIDIA encoder),
+    `preset` (the encoder preset, default chosen for real time). A file already at `path` is
+    kept: the recording goes to the next free `<name>-N<ext>`.
 
-        pixels = grabber.grab(framebuffer)   # the previous frame, or None on the first call
-        if pixels is not None:
-            recorder.write(pixels)
-        ...
-        recorder.write(grabber.last())       # the final frame, at the end of the show
-
-    The returned array is top row first and is reused on the next call (copy it to keep it;
-    `Recorder.write` copies anyway). `rows_top_first` is the framebuffer's orientation: True
-    (the project's convention, see render/upload.py) when its row 0 holds the picture's top
-    row, False for a framebuffer drawn the plain-GL way (row 0 at the bottom).
+    The file has a constant frame rate against the show's clock: when a live frame comes late,
+    the frame before is written again rather than letting the video run fast.
     """
 
-    def __init__(self, ctx, size: tuple[int, int], components: int = 3,
-                 rows_top_first: bool = True) -> None:
-        width, height = size
-        self.rows_top_first = rows_top_first
-        self.size = (width, height)
-        self.components = components
-        frame_bytes = width * height * components
-        self._buffers = [ctx.buffer(reserve=frame_bytes) for _ in range(2)]
-        self._pixels = np.empty((height, width, components), np.uint8)
-        self._pending = 0  # how many of the buffers hold a frame not fetched yet
-        self._next = 0
+    def __init__(self, options: dict) -> None:
+        options = dict(options)
+        path = options.pop("path", None)
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise RecorderError("record: `path` must be the file to record to (.mp4 or .mkv)")
+        self.target = Path(path)
+        self.quality = options.pop("quality", 20)
+        self.codec = options.pop("codec", None)
+        self.preset = options.pop("preset", None)
+        self.log: Callable[[str], None] = print
+        if options:
+            raise RecorderError(f"record: unknown option(s) {', '.join(sorted(options))} "
+                                "(known: path, quality, codec, preset)")
+        if isinstance(self.quality, bool) or not isinstance(self.quality, int) \
+                or not 0 <= self.quality <= 51:
+            raise RecorderError(f"record: quality must be an integer 0..51, not {self.quality!r}")
+        if self.target.suffix.lower() not in CONTAINERS:
+            raise RecorderError(f"record: unsupported file type "
+                                f"{self.target.suffix or '(none)'!r} for {self.target}; "
+                                "use .mp4 or .mkv")
+        self.recorder: Recorder | None = None
+        self._written = 0
 
-    def grab(self, framebuffer) -> np.ndarray | None:
-        """Start reading `framebuffer`; return the frame started on the previous call."""
-        previous = self._fetch_previous() if self._pending else None
-        framebuffer.read_into(self._buffers[self._next], viewport=(0, 0, *self.size),
-                              components=self.components, alignment=1)
-        self._next ^= 1
-        self._pending = 1
-        return previous
+    def connect(self, link) -> None:
+        self.log = link.say
 
-    def last(self) -> np.ndarray | None:
-        """The frame started on the last `grab` (fetched now, waiting for the GPU once)."""
-        if not self._pending:
-            return None
-        self._pending = 0
-        return self._fetch_previous()
+    def open(self, size: tuple[int, int], fps: float) -> None:
+        target = free_path(self.target)
+        if target != self.target:
+            self.log(f"{self.target} exists; recording to {target} instead")
+        self.recorder = Recorder(target, size, fps, codec=self.codec, quality=self.quality,
+                                 log=self.log, preset=self.preset)
+        self._written = 0
 
-    def _fetch_previous(self) -> np.ndarray:
-        self._buffers[self._next ^ 1].read_into(self._pixels)
-        if self.rows_top_first:
-            return self._pixels
-        return self._pixels[::-1]  # a reversed view: no copy
+    def send(self, frame) -> None:
+        recorder = self.recorder
+        due = int(round(frame.time * recorder.fps)) + 1
+        copies = max(1, min(due - self._written, 4))
+        pixels = frame.pixels()
+        for _ in range(copies):
+            recorder.write(pixels, block=not frame.realtime)
+        self._written += copies
 
-    def release(self) -> None:
-        """Free the GPU-side buffers."""
-        for buffer in self._buffers:
-            buffer.release()
+    def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+
+    @property
+    def path(self) -> Path | None:
+        """Where the recording is (its final name once closed)."""
+        return self.recorder.path if self.recorder is not None else None

@@ -1,10 +1,12 @@
 """OSC input: datagrams from TouchDesigner, Max, Pd or TouchOSC, checked and handed on as numbers.
 
-Place in the data flow: **signals (OSC)** -> params. A daemon thread receives datagrams on one UDP
-socket, checks each message against the routes (the registry's `/livegan/<group>/<name>`
-addresses plus the patch's mapping sources such as `/touchosc/fader1`) and posts
-`(address, float_value, 'osc')` into the frame loop's `Inbox`. It never touches parameter values,
-GL or the model; clamping and smoothing happen in the frame loop (`Param.coerce`).
+Place in the data flow: **sources/osc** -> the show's inbox -> params. A daemon thread receives
+datagrams on one UDP socket, checks each message against the show's address table (the
+registry's `/livegan/<group>/<name>` addresses, the patch's mapping sources such as
+`/touchosc/fader1`, and the show's actions such as `/livegan/quit`) and posts
+`post(address, value)`. It never touches parameter values, GL or the model; clamping and
+smoothing happen in the show (`Param.coerce`). `OscSource` is the `osc` input kind (`[[inputs]]
+kind = "osc"`, or the `[osc]` table).
 
 Everything that arrives is untrusted. A message to an unknown address, with the wrong type or
 number of arguments, or a datagram that is not OSC at all is counted, reported once through the
@@ -31,9 +33,14 @@ from typing import Callable, Iterable, Mapping
 from pythonosc import osc_message
 from pythonosc.udp_client import SimpleUDPClient
 
-from liveGAN.params import Inbox, Param, RateLimitedLog
+from liveGAN.log import RateLimitedLog
+from liveGAN.params import Param
 
-ROUTE_KINDS = ("float", "int", "bool", "trigger", "any")
+ROUTE_KINDS = ("float", "int", "bool", "trigger", "any", "readonly", "action")
+# An action (`/livegan/quit`, and the commands later issues add) takes its own arguments:
+# at most this many, strings no longer than _ACTION_TEXT characters.
+_ACTION_ARGS = 16
+_ACTION_TEXT = 1024
 
 # The largest UDP payload over IPv4; anything shorter arrives whole.
 _MAX_DATAGRAM = 65536
@@ -78,6 +85,8 @@ class Route:
     `float`, `int` and `bool` take exactly one number (or OSC true/false); an int is rounded and a
     bool becomes 0 or 1. `trigger` takes nothing or one argument of any type and always posts 1.0.
     `any` is a mapping source (`/touchosc/fader1`): one number (or true/false), posted as it came.
+    `readonly` is a value a source publishes (`/livegan/audio/level`): refused, it can't be set.
+    `action` is a command: its arguments (numbers and strings) are posted as they came.
     Non-finite numbers are refused everywhere.
     """
 
@@ -100,17 +109,18 @@ def send(address: str, *values: object, port: int = 9000, host: str = "127.0.0.1
 
 
 class OscServer:
-    """Receives OSC on a UDP port in a daemon thread and posts checked values into an `Inbox`.
+    """Receives OSC on a UDP port in a daemon thread and posts checked values with `post`.
 
+    `post(address, *values) -> bool` is the show's inbox (False: it refused the event).
     `stats` counts datagrams `received`, messages `accepted` (posted), messages or datagrams
-    `rejected`, and valid messages `dropped` because the inbox was full. Datagrams the kernel
+    `rejected`, and valid messages `dropped` because the inbox refused them. Datagrams the kernel
     drops when the socket buffer overflows are not seen and not counted. `log(kind, message)` is
     called for every rejection; a `RateLimitedLog` prints the first of each kind.
     """
 
-    def __init__(self, inbox: Inbox, port: int = 9000, host: str = "127.0.0.1",
+    def __init__(self, post: Callable[..., bool], port: int = 9000, host: str = "127.0.0.1",
                  log: RateLimitedLog | Callable[[str, str], None] | None = None) -> None:
-        self.inbox = inbox
+        self.post = post
         self.host = host
         self.port = port
         self._requested_port = port
@@ -122,6 +132,8 @@ class OscServer:
         self._wake_receive: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._follow: Callable[[], Mapping[str, str]] | None = None
+        self._followed = None
         self.received = self.accepted = self.rejected = self.dropped = 0
 
     # ---- control, from the engine's thread ------------------------------------------------------
@@ -196,6 +208,19 @@ class OscServer:
 
     # ---- the receive thread ---------------------------------------------------------------------
 
+    def follow(self, routes: Callable[[], Mapping[str, str]]) -> None:
+        """Take the address table from `routes()` (address -> kind), looked at before each
+        datagram: the show replaces it on a reload and the server follows without a restart."""
+        self._follow = routes
+        self._followed = None
+
+    def _refresh_routes(self) -> None:
+        current = self._follow()
+        if current is not self._followed:
+            self._followed = current
+            self.set_routes({address: Route(kind) for address, kind in current.items()
+                             if kind in ROUTE_KINDS})
+
     def _serve(self) -> None:
         sock, wake = self._sock, self._wake_receive
         recv = sock.recv
@@ -213,6 +238,8 @@ class OscServer:
                 continue
             self.received += 1
             try:
+                if self._follow is not None:
+                    self._refresh_routes()
                 self._datagram(data)
             except Exception as err:  # noqa: BLE001 - the show goes on whatever arrives
                 self._reject(LOG_MALFORMED, f"OSC: ignored a datagram that could not be read "
@@ -293,16 +320,44 @@ class OscServer:
             self._reject(LOG_MALFORMED, f"OSC {address}: malformed arguments for ',{tags}' "
                                         f"({detail})")
             return
-        value = self._value(address, kind, tags, args)
-        if value is None:
+        if kind == "action":
+            values = self._action_args(address, tags, args)
+        else:
+            value = self._value(address, kind, tags, args)
+            values = None if value is None else (value,)
+        if values is None:
             return
-        if self.inbox.post(address, value, "osc"):
+        if self.post(address, *values):
             self.accepted += 1
         else:
             self.dropped += 1
 
+    def _action_args(self, address: str, tags: str, args: list) -> tuple | None:
+        """A command's arguments, if they are few, finite numbers or short strings."""
+        if len(args) > _ACTION_ARGS:
+            self._reject(LOG_COUNT, f"OSC {address}: at most {_ACTION_ARGS} arguments, "
+                                    f"got {len(args)}")
+            return None
+        values = []
+        for arg in args:
+            if isinstance(arg, bool):
+                values.append(float(arg))
+            elif isinstance(arg, (int, float)) and math.isfinite(arg):
+                values.append(arg)
+            elif isinstance(arg, str) and len(arg) <= _ACTION_TEXT and arg.isprintable():
+                values.append(arg)
+            else:
+                self._reject(LOG_TYPE, f"OSC {address}: arguments must be finite numbers or "
+                                       f"short strings, got {_show_args(args, tags)}")
+                return None
+        return tuple(values)
+
     def _value(self, address: str, kind: str, tags: str, args: list) -> float | None:
         """The number to post for `args` at a route of `kind`; None (reported) if they don't fit."""
+        if kind == "readonly":
+            self._reject(LOG_TYPE, f"OSC {address}: read-only (a value an input publishes); "
+                                   "read it with a mapping or /livegan/get")
+            return None
         if kind == "trigger":
             if len(args) > 1:
                 self._reject(LOG_COUNT, f"OSC {address}: a trigger takes nothing or one value, "
@@ -348,6 +403,56 @@ class OscServer:
     def _reject(self, kind: str, message: str) -> None:
         self.rejected += 1
         self.log(kind, message)
+
+
+class OscSource:
+    """OSC over UDP from TouchOSC, TouchDesigner, Max, Pd (`[[inputs]] kind = "osc"`).
+
+    Options: `port` (default 9000; 0 picks a free one), `host` (default "127.0.0.1";
+    "0.0.0.0" listens on the network too). Every parameter is `/livegan/<group>/<name>`;
+    `livegan osc list PATCH` prints the address space.
+    """
+
+    def __init__(self, options: dict) -> None:
+        options = dict(options)
+        self.requested_port = options.pop("port", 9000)
+        self.host = options.pop("host", "127.0.0.1")
+        if options:
+            raise ValueError(f"osc: unknown option(s) {', '.join(sorted(options))} "
+                             "(known: port, host)")
+        port = self.requested_port
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"osc: port must be an integer 0..65535, not {port!r}")
+        if not isinstance(self.host, str) or not self.host or "\x00" in self.host:
+            raise ValueError(f"osc: host must be an address like \"127.0.0.1\", not "
+                             f"{self.host!r}")
+        self.server: OscServer | None = None
+        self._link = None
+
+    def params(self) -> list:
+        return []
+
+    def connect(self, link) -> None:
+        self._link = link
+
+    def start(self, post: Callable[..., bool]) -> None:
+        log = self._link.log if self._link is not None else RateLimitedLog()
+        server = OscServer(post, port=self.requested_port, host=self.host, log=log)
+        if self._link is not None:
+            server.follow(self._link.routes)
+        server.start()  # raises OSError when the port is taken: the show says so
+        self.server = server
+        if self._link is not None:
+            self._link.say(f"OSC listening on {self.host}:{server.port}")
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    @property
+    def port(self) -> int | None:
+        return self.server.port if self.server is not None else None
 
 
 def _collect_messages(bundle: bytes, depth: int, messages: list[bytes]) -> str:

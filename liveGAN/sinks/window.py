@@ -1,10 +1,11 @@
 """The show window: a pygame OpenGL window on any display, windowed or fullscreen.
 
-Place in the data flow: shader chain -> **outputs/window**. The engine builds its shader chain on
-`Window.ctx`, renders into its own framebuffers, then calls `present(frame, hud)` once per frame;
-the window fits the frame into itself (letterboxed when the aspect differs), blends the HUD text
-into the top-left corner and flips. `poll()` turns keyboard and window events into actions for
-the frame loop.
+Place in the data flow: the show's view -> **sinks/window** (`WindowSink`, the `window` output).
+The show builds its shader chain on the window's GL context, renders into its own framebuffers,
+then the sink calls `present(frame, hud)` once per frame; the window fits the frame into itself
+(letterboxed when the aspect differs), blends the HUD text into the top-left corner and flips.
+`poll()` turns keyboard and window events into actions, which the window's key source
+(`liveGAN.sources.keys`) posts to the show like any other input.
 
 Keys (no modifier): F or F11 fullscreen, H HUD, B blackout, N or Space next seed.
 Quitting needs a deliberate chord so no stray key ends a show: Ctrl+Q (Cmd+Q on a Mac), or Esc
@@ -33,7 +34,7 @@ import moderngl  # noqa: E402
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
-from liveGAN.outputs.hud import Hud
+from liveGAN.sinks.hud import Hud
 
 ESC_TWICE_SECONDS = 1.0
 HUD_MARGIN = 8
@@ -363,3 +364,77 @@ class Window:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class WindowSink:
+    """Shows the output in a window, fullscreen on a chosen display (a projector).
+
+    Options: `display` (index, default 0), `fullscreen` (default false), `vsync` (default
+    true), `title`. The window's keyboard is a source of its own (`liveGAN.sources.keys`);
+    F/F11 (fullscreen) and H (HUD) act on the window itself. Closing the window ends the show.
+    """
+
+    wants_pixels = False   # it draws the GL texture; no readback needed for it
+
+    def __init__(self, options: dict) -> None:
+        from liveGAN.sources.keys import KeySource
+
+        options = dict(options)
+        self.display = options.pop("display", 0)
+        self.fullscreen = options.pop("fullscreen", False)
+        self.vsync = options.pop("vsync", True)
+        self.title = options.pop("title", "liveGAN")
+        if options:
+            raise WindowError(f"window: unknown option(s) {', '.join(sorted(options))} "
+                              "(known: display, fullscreen, vsync, title)")
+        if isinstance(self.display, bool) or not isinstance(self.display, int) \
+                or not 0 <= self.display <= 64:
+            raise WindowError(f"window: display must be an index 0..64, not {self.display!r}")
+        for name in ("fullscreen", "vsync"):
+            if not isinstance(getattr(self, name), bool):
+                raise WindowError(f"window: {name} must be true or false")
+        if not isinstance(self.title, str):
+            raise WindowError("window: title must be a string")
+        self.keys = KeySource()
+        self.window: Window | None = None
+        self.gl_context = None
+        self._link = None
+        self._log: Callable[[str], None] = print
+
+    def connect(self, link) -> None:
+        self._link = link
+        self._log = link.say
+
+    def sources(self) -> list:
+        return [self.keys]
+
+    def open(self, size: tuple[int, int], fps: float) -> None:
+        self.window = Window(size, display=self.display, fullscreen=self.fullscreen,
+                             title=self.title, vsync=self.vsync, log=self._log)
+        self.gl_context = self.window.ctx
+
+    def send(self, frame) -> None:
+        window = self.window
+        for action in window.poll():
+            self.keys.action(action)
+        for name in window.other_keys:
+            self.keys.key(name)
+        hud = hud_lines(self._link.snapshot()) if window.hud_visible and self._link else None
+        # The show's output is in GL orientation (row 0 at the bottom).
+        window.present(frame.texture, hud, rows_top_first=False)
+
+    def close(self) -> None:
+        if self.window is not None:
+            self.window.close()
+            self.window = None
+            self.gl_context = None
+
+
+def hud_lines(snapshot) -> list[str]:
+    """The HUD's text for one published snapshot of the show."""
+    last = snapshot.last_changed or "-"
+    value = snapshot.values.get(last)
+    shown = f"{last} = {value:.3g}" if value is not None else last
+    return [f"{snapshot.fps:5.1f} fps   generator {snapshot.generator_fps:5.1f} fps "
+            f"({snapshot.generator_ms:.0f} ms)",
+            f"seed {snapshot.seed}   bpm {snapshot.bpm:.1f}", f"last: {shown}"]

@@ -1,9 +1,11 @@
-"""Mappings: a signal (an OSC address, later MIDI, audio, LFO) shaped onto a parameter.
+"""Mappings: a signal shaped onto a parameter.
 
-Place in the data flow: signals -> **mapping** -> param targets. A mapping takes the raw input
-range (`input`, e.g. 0..1 from a TouchOSC fader), applies a curve, scales onto the target range
-(`range`, default the param's own range) and, if it has its own `smoothing`, glides there.
-Mappings live in the frame loop; input threads never call them.
+Place in the data flow: sources -> inbox -> **mapping** -> param targets. A mapping's source is
+any address a source posts (`/1/fader1` from OSC, `/midi/1/cc/7`, `/key/x`) or any parameter
+(`audio/level`, read every frame). It takes the raw input range (`input`, e.g. 0..1 from a
+TouchOSC fader), applies a curve, scales onto the target range (`range`, default the param's
+own range) and, if it has its own `smoothing`, glides there. Mappings live in the show's
+update; source threads never call them.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ class Mapping:
         self.lo, self.hi = lo, hi
         self._goal: float | None = None
         self._value: float | None = None
+        self.was_high = False  # for a parameter source driving a trigger: the last level
 
     def shape(self, raw: float) -> float:
         """The target value for a raw input value."""
@@ -64,7 +67,8 @@ class Mapping:
         return self.lo + (self.hi - self.lo) * apply_curve(self.spec.curve, x)
 
     def receive(self, raw: float) -> None:
-        self._goal = self.shape(raw)
+        if math.isfinite(raw):
+            self._goal = self.shape(raw)
 
     def step(self, dt: float, values: ParamValues) -> None:
         """Move toward the latest input and hand the result to the param's target."""

@@ -1,4 +1,4 @@
-"""The frame loop end to end with real parts: EGL, OSC from another process, PyAV recordings,
+"""The show end to end with real parts: EGL, OSC from another process, PyAV recordings,
 hot reload of a broken patch and a broken shader while playing.
 
 The generator here is the stand-in (a moving colour field of known cost) so the tests are fast
@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from conftest import wait_for
-from liveGAN.engine import Engine, RunOptions
+from liveGAN.show.options import RunOptions
+from liveGAN.show.show import Show
 from liveGAN.standin import stand_in_bundle
 
 PATCH = """
@@ -57,7 +58,7 @@ def send_from_process(python_exe: str, port: int, code: str) -> None:
 
 def test_offline_recording_has_every_frame_and_moves(tmp_path):
     out = tmp_path / "out.mp4"
-    engine = Engine(make_patch(tmp_path), RunOptions(headless=True, offline=True, frames=24,
+    engine = Show(make_patch(tmp_path), RunOptions(headless=True, offline=True, frames=24,
                                                      record=out, watch=False),
                     print_fn=lambda m: None, bundle=stand_in_bundle(32))
     summary = engine.run()
@@ -72,7 +73,7 @@ def test_offline_recording_has_every_frame_and_moves(tmp_path):
 def test_offline_render_is_deterministic(tmp_path):
     outs = []
     for name in ("a.mkv", "b.mkv"):
-        engine = Engine(make_patch(tmp_path, '[[shaders]]\neffect = "feedback"'),
+        engine = Show(make_patch(tmp_path, '[[shaders]]\neffect = "feedback"'),
                         RunOptions(headless=True, offline=True, frames=12, seed=5,
                                    record=tmp_path / name, watch=False),
                         print_fn=lambda m: None, bundle=stand_in_bundle(32))
@@ -82,17 +83,17 @@ def test_offline_render_is_deterministic(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(*outs))
 
 
-def test_osc_from_another_process_drives_params(tmp_path, engine_thread, python_exe):
+def test_osc_from_another_process_drives_params(tmp_path, show_thread, python_exe):
     messages = []
-    engine = Engine(make_patch(tmp_path, """
+    engine = Show(make_patch(tmp_path, """
 [[mappings]]
 source = "/1/fader1"
 target = "latent/speed"
 range = [0.0, 2.0]
 """), RunOptions(headless=True, watch=False), print_fn=messages.append,
                     bundle=stand_in_bundle(32))
-    with engine_thread(engine):
-        port = engine.osc.port
+    with show_thread(engine):
+        port = engine.source("OscSource").port
         send_from_process(python_exe, port, """
             client.send_message("/livegan/output/fade", 0.25)
             client.send_message("/livegan/grade/saturation", 1e9)
@@ -114,11 +115,11 @@ range = [0.0, 2.0]
         assert engine.values.typed("latent/seed") == 13
 
 
-def test_garbage_flood_keeps_rendering_and_obeys_after(tmp_path, engine_thread, python_exe):
-    engine = Engine(make_patch(tmp_path), RunOptions(headless=True, watch=False),
+def test_garbage_flood_keeps_rendering_and_obeys_after(tmp_path, show_thread, python_exe):
+    engine = Show(make_patch(tmp_path), RunOptions(headless=True, watch=False),
                     print_fn=lambda m: None, bundle=stand_in_bundle(32))
-    with engine_thread(engine) as show:
-        port = engine.osc.port
+    with show_thread(engine) as show:
+        port = engine.source("OscSource").port
         before = show.frame()
         flood = subprocess.Popen([python_exe, "-c", textwrap.dedent(f"""
             import os, random, socket, struct
@@ -154,16 +155,16 @@ def test_garbage_flood_keeps_rendering_and_obeys_after(tmp_path, engine_thread, 
         send_from_process(python_exe, port,
                           'client.send_message("/livegan/output/fade", 0.125)')
         assert wait_for(lambda: engine.values.target["output/fade"] == 0.125)
-    stats = engine.osc.stats
+        stats = engine.source("OscSource").server.stats
     assert stats["rejected"] > 0
 
 
-def test_broken_patch_edit_keeps_last_good_and_reports(tmp_path, engine_thread):
+def test_broken_patch_edit_keeps_last_good_and_reports(tmp_path, show_thread):
     messages = []
     patch = make_patch(tmp_path)
-    engine = Engine(patch, RunOptions(headless=True, no_osc=True), print_fn=messages.append,
+    engine = Show(patch, RunOptions(headless=True, no_osc=True), print_fn=messages.append,
                     bundle=stand_in_bundle(32))
-    with engine_thread(engine) as show:
+    with show_thread(engine) as show:
         patch.write_text(patch.read_text().replace('[latent]', '[latent\n'))
         assert wait_for(lambda: any("patch not reloaded" in m for m in messages))
         assert any("(syntax)" in m for m in messages)
@@ -178,7 +179,7 @@ def test_broken_patch_edit_keeps_last_good_and_reports(tmp_path, engine_thread):
         assert wait_for(lambda: engine.values["grade/saturation"] == 0.0)
 
 
-def test_broken_shader_edit_keeps_last_good_program(tmp_path, engine_thread):
+def test_broken_shader_edit_keeps_last_good_program(tmp_path, show_thread):
     from liveGAN.resources import shaders_dir
 
     user = tmp_path / "shaders"
@@ -186,9 +187,9 @@ def test_broken_shader_edit_keeps_last_good_program(tmp_path, engine_thread):
     source = (shaders_dir() / "grade.glsl").read_text()
     (user / "grade.glsl").write_text(source)
     messages = []
-    engine = Engine(make_patch(tmp_path), RunOptions(headless=True, no_osc=True),
+    engine = Show(make_patch(tmp_path), RunOptions(headless=True, no_osc=True),
                     print_fn=messages.append, bundle=stand_in_bundle(32))
-    with engine_thread(engine) as show:
+    with show_thread(engine) as show:
         time.sleep(0.6)
         broken = source + "\nthis is not glsl;\n"
         (user / "grade.glsl").write_text(broken)
@@ -202,7 +203,7 @@ def test_broken_shader_edit_keeps_last_good_program(tmp_path, engine_thread):
 def test_window_output_plays_and_closes(tmp_path):
     pygame = pytest.importorskip("pygame")
     out = tmp_path / "win.mp4"
-    engine = Engine(make_patch(tmp_path), RunOptions(frames=15, record=out, no_osc=True,
+    engine = Show(make_patch(tmp_path), RunOptions(frames=15, record=out, no_osc=True,
                                                      watch=False),
                     print_fn=lambda m: None, bundle=stand_in_bundle(32))
     summary = engine.run()
@@ -228,25 +229,25 @@ def test_model_controls_reach_the_generator(tmp_path, case, values):
         patch.write_text(f'[model]\npath = "{model}"\n[latent]\nspeed = 0.0\n'
                          f'[output]\nsize = [32, 32]\n[osc]\nenabled = false\n{params}')
         out = tmp_path / f"{name}.mkv"
-        Engine(patch, RunOptions(headless=True, offline=True, frames=3, record=out,
+        Show(patch, RunOptions(headless=True, offline=True, frames=3, record=out,
                                  watch=False), print_fn=lambda m: None).run()
         frames.append(decode(out)[-1].astype(int))
     assert frames[0].std() > 5
     assert np.abs(frames[0] - frames[1]).mean() > 2
 
 
-def test_window_keys_drive_the_show(tmp_path, engine_thread):
+def test_window_keys_drive_the_show(tmp_path, show_thread):
     """A real (offscreen) window: B blacks out the screen, N moves the seed, a lone Q does
     nothing, Ctrl+Q ends the show cleanly."""
     pygame = pytest.importorskip("pygame")
-    engine = Engine(make_patch(tmp_path), RunOptions(no_osc=True, watch=False),
+    engine = Show(make_patch(tmp_path), RunOptions(no_osc=True, watch=False),
                     print_fn=lambda m: None, bundle=stand_in_bundle(32))
 
     def key(k, mod=0):
         pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=k, mod=mod, unicode="",
                                              scancode=0))
 
-    with engine_thread(engine) as show:
+    with show_thread(engine) as show:
         key(pygame.K_b)
         assert wait_for(lambda: engine.values["output/blackout"] == 1.0)
         key(pygame.K_n)
@@ -260,12 +261,12 @@ def test_window_keys_drive_the_show(tmp_path, engine_thread):
     assert show.summary is not None and show.summary.frames_shown > 10
 
 
-def test_closing_the_window_finishes_the_recording(tmp_path, engine_thread):
+def test_closing_the_window_finishes_the_recording(tmp_path, show_thread):
     pygame = pytest.importorskip("pygame")
     out = tmp_path / "closed.mp4"
-    engine = Engine(make_patch(tmp_path), RunOptions(no_osc=True, watch=False, record=out),
+    engine = Show(make_patch(tmp_path), RunOptions(no_osc=True, watch=False, record=out),
                     print_fn=lambda m: None, bundle=stand_in_bundle(32))
-    with engine_thread(engine) as show:
+    with show_thread(engine) as show:
         assert wait_for(lambda: show.frame() > 20)
         pygame.event.post(pygame.event.Event(pygame.QUIT))
         show.thread.join(20)

@@ -1,0 +1,64 @@
+"""The show's messages to the performer: one line per kind of problem per second, never a storm.
+
+Place in the data flow: every part that reports bad input (sources, the show, sinks, the reload
+thread) -> **log** -> the terminal. A flood of bad input must not become a flood of lines that
+itself slows the show, and no single message may fill a screen: each kind of problem prints at
+most once per `interval`, the next line says how many were held back, and every line is cut to
+`MAX_LINE` characters (a multi-line report keeps at most `MAX_LINES` lines).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+MAX_LINE = 300
+MAX_LINES = 40
+
+
+def clip(message: str, max_line: int = MAX_LINE, max_lines: int = MAX_LINES) -> str:
+    """`message` with each line cut to `max_line` characters and at most `max_lines` lines."""
+    lines = str(message).splitlines() or [""]
+    extra = len(lines) - max_lines
+    if extra > 0:
+        lines = lines[:max_lines - 1] + [f"... and {extra + 1} more lines"]
+    return "\n".join(line if len(line) <= max_line else line[:max_line - 3] + "..."
+                     for line in lines)
+
+
+class RateLimitedLog:
+    """`log(kind, message)`: prints the first message of each kind, then at most one per
+    `interval` seconds with a count of the repeats held back. Safe from any thread."""
+
+    def __init__(self, interval: float = 1.0, sink: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.sink = sink or (lambda msg: print(msg, flush=True))
+        self.clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.lines = 0
+
+    def __call__(self, kind: str, message: str) -> None:
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < self.interval:
+                self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+                return
+            if len(self._last) > 4096:
+                # Kinds are a small fixed set; a runaway caller inventing kinds must not grow
+                # this table for ever.
+                self._last.clear()
+            self._last[kind] = now
+            repeats = self._suppressed.pop(kind, 0)
+            self.lines += 1
+        suffix = f" (and {repeats} more like it)" if repeats else ""
+        self.sink(clip(message) + suffix)
+
+    def say(self, message: str) -> None:
+        """An ordinary one-off message (start-up, a reload), clipped like the others."""
+        with self._lock:
+            self.lines += 1
+        self.sink(clip(message))

@@ -1,0 +1,237 @@
+"""Generator frames: latent requests in, finished pictures out, live or offline.
+
+Place in the data flow: the show's update (latent) -> **frames** -> newest picture -> the view.
+Live, the `GeneratorWorker` runs on its own thread: the show posts a request every frame and never
+waits; the worker always takes the newest request, runs mapping + synthesis, and publishes the
+newest frame, so a generator slower than the display lowers the generator frame rate, never the
+display's (`LiveFrames`, which also says how far to blend the last two frames). Offline, every
+displayed frame is generated in turn on the show's thread (`OfflineFrames`), so a render is
+deterministic. The show picks one of the two at start; nothing else differs.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class Request:
+    """What the frame loop wants generated: a latent and the control values at that moment."""
+
+    z: np.ndarray
+    truncation_psi: float = 1.0
+    truncation_cutoff: int | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    noise_mode: str = "const"
+    seq: int = 0
+
+
+@dataclass
+class Frame:
+    """A finished generator frame: RGBA8 pixels, top row first (numpy on CPU, tensor on GPU)."""
+
+    pixels: Any
+    seq: int
+    done_at: float
+    gen_ms: float
+
+
+class GeneratorWorker:
+    """Runs `generate(request) -> pixels` on a daemon thread, newest request wins.
+
+    `generate` is normally `FrameMaker(runtime, controls)`; tests and benchmarks may pass any
+    callable. Errors in generation are reported once per kind and the last good frame stays up.
+    """
+
+    def __init__(self, generate: Callable[[Request], Any], log: Callable[[str, str], None],
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self._generate = generate
+        self._log = log
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._request: Request | None = None
+        self._frame: Frame | None = None
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self.frames_made = 0
+        self.gen_times: list[float] = []
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="liveGAN-generator", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._running = False
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(self, request: Request) -> None:
+        """Hand over the newest request; an older one not yet started is simply replaced."""
+        with self._lock:
+            self._request = request
+        self._wake.set()
+
+    def latest(self) -> Frame | None:
+        """The newest finished frame (or None before the first)."""
+        with self._lock:
+            return self._frame
+
+    def set_generate(self, generate: Callable[[Request], Any]) -> None:
+        """Swap in a new model's frame maker; takes effect at the next frame."""
+        with self._lock:
+            self._generate = generate
+
+    def _loop(self) -> None:
+        while self._running:
+            try:
+                self._one()
+            except Exception as err:  # noqa: BLE001 - the worker must outlive any failure
+                self._log("generator", f"generator worker: {type(err).__name__}: {err}; "
+                                       "keeping the last good frame")
+                time.sleep(0.05)
+
+    def _one(self) -> None:
+        self._wake.wait(0.1)
+        with self._lock:
+            request, generate = self._request, self._generate
+            self._request = None
+            self._wake.clear()
+        if request is None or not self._running:
+            return
+        started = self._clock()
+        try:
+            pixels = generate(request)
+        except Exception as err:  # a bad model or input must not end the show
+            self._log("generator", f"generator failed: {type(err).__name__}: {err}; "
+                                   "keeping the last good frame")
+            return
+        done = self._clock()
+        frame = Frame(pixels, request.seq, done, 1000.0 * (done - started))
+        with self._lock:
+            self._frame = frame
+        self.frames_made += 1
+        self.gen_times.append(done - started)
+        if len(self.gen_times) > 10_000:
+            del self.gen_times[:5_000]
+
+
+class FrameMaker:
+    """One frame from one request with a loaded model: controls, mapping, synthesis, RGBA8."""
+
+    def __init__(self, runtime, controls) -> None:
+        import torch
+
+        self._torch = torch
+        self.runtime = runtime
+        self.controls = controls
+        self.on_cpu = runtime.device.type == "cpu"
+
+    def __call__(self, request: Request):
+        torch = self._torch
+        rt = self.runtime
+        with torch.inference_mode():
+            self.controls.apply(request.values)
+            labels = self.controls.labels(request.values, rt.device)
+            z = torch.from_numpy(np.ascontiguousarray(request.z, dtype=np.float32))
+            z = z.reshape(1, -1).to(rt.device)
+            cutoff = request.truncation_cutoff or None
+            ws = rt.mapping(z, labels, truncation_psi=request.truncation_psi,
+                            truncation_cutoff=cutoff)
+            edit = getattr(self.controls, "edit_ws", None)
+            if edit is not None:
+                # Directions, style mixing: W+ edits between mapping and synthesis.
+                ws = edit(ws, request.values)
+            img = rt.synthesis(ws, noise_mode=request.noise_mode)
+            rgba = rt.to_rgba8(img)
+            # On the CPU, hand numpy to the render thread so its upload is a plain memcpy;
+            # on a GPU the tensor stays on the device for the CUDA-GL interop copy.
+            return rgba.numpy().copy() if self.on_cpu else rgba
+
+
+class LiveFrames:
+    """Frames from a worker thread; the display never waits for the generator."""
+
+    live = True
+
+    def __init__(self, make: Callable[[Request], Any], log: Callable[[str, str], None]) -> None:
+        self.worker = GeneratorWorker(make, log)
+        self.worker.start()
+        self._arrivals = (0.0, 0.0)
+        self._interval = 0.0
+        self._seen = -1
+
+    def request(self, request: Request) -> Frame | None:
+        """Hand over this frame's request; the newest finished frame (None before the first)."""
+        self.worker.submit(request)
+        frame = self.worker.latest()
+        if frame is not None and frame.seq != self._seen:
+            if self._seen >= 0:
+                step = frame.done_at - self._arrivals[1]
+                self._interval = step if self._interval == 0 else \
+                    0.8 * self._interval + 0.2 * step
+            self._arrivals = (self._arrivals[1], frame.done_at)
+            self._seen = frame.seq
+        return frame
+
+    def mix(self, now: float) -> float:
+        """How far from the older to the newer of the last two frames to show: the display
+        crossfades while the next generator frame is on its way."""
+        if self._interval <= 0:
+            return 1.0
+        return min(max((now - self._arrivals[1]) / self._interval, 0.0), 1.0)
+
+    def set_make(self, make: Callable[[Request], Any]) -> None:
+        self.worker.set_generate(make)
+
+    @property
+    def frames_made(self) -> int:
+        return self.worker.frames_made
+
+    @property
+    def gen_times(self) -> list[float]:
+        return self.worker.gen_times
+
+    def stop(self) -> None:
+        self.worker.stop()
+
+
+class OfflineFrames:
+    """Every request generated at once, on the caller's thread: renders are deterministic."""
+
+    live = False
+
+    def __init__(self, make: Callable[[Request], Any], clock: Callable[[], float] = time.perf_counter
+                 ) -> None:
+        self._make = make
+        self._clock = clock
+        self.frames_made = 0
+        self.gen_times: list[float] = []
+        self.last_ms = 0.0
+
+    def request(self, request: Request) -> Frame:
+        started = self._clock()
+        pixels = self._make(request)
+        done = self._clock()
+        self.last_ms = 1000.0 * (done - started)
+        self.frames_made += 1
+        self.gen_times.append(done - started)
+        if len(self.gen_times) > 10_000:
+            del self.gen_times[:5_000]
+        return Frame(pixels, request.seq, done, self.last_ms)
+
+    def mix(self, now: float) -> float:
+        return 1.0
+
+    def set_make(self, make: Callable[[Request], Any]) -> None:
+        self._make = make
+
+    def stop(self) -> None:
+        pass
