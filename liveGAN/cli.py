@@ -22,7 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("liveGAN.commands.convert", "convert a model to the native .safetensors format"),
     "bench": ("liveGAN.commands.bench", "time a model or preset: ms per frame, fps"),
     "train": ("liveGAN.commands.train", "train a GAN on a folder of images"),
+    "directions": ("liveGAN.commands.directions", "find latent directions (GANSpace, SeFa)"),
     "plugins": ("liveGAN.commands.plugins", "list the installed input and output kinds"),
+    "learn": ("liveGAN.commands.learn", "move a MIDI control to map it onto a parameter"),
+    "devices": ("liveGAN.commands.devices",
+                "list displays, audio inputs, MIDI ports, NDI sources and virtual cameras"),
 }
 
 

@@ -4,23 +4,40 @@ Place in the data flow: the frame loop asks its clock for the next frame; everyt
 downstream (latent walks, LFOs, shader uniforms) reads the clock's `time`, `beat` and
 `beat_phase`, never the wall clock, so an offline render with `FixedClock` gives the same frames
 every time.
+
+There is one clock and one tempo source at a time (`[clock] source`): the internal BPM and tap,
+MIDI clock, Ableton Link or the audio beat. An external source reports where it is with a sync
+(`TempoSync`: the source's tempo and beat at a moment of `time.perf_counter()`), and the live
+clock follows it (`TempoFollower`). Actions can wait for the next beat or bar (`Quantiser`), and
+`Lfo`s give mapping sources in beats.
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 from liveGAN.params import Param
 
 BPM_MIN, BPM_MAX = 20.0, 300.0
+QUANTIZE_MODES = ("off", "beat", "bar")
+# A quantised action pressed this soon after a beat (in beats) happens on that beat: a player
+# who presses a little late means the beat that just went by.
+LATE_PRESS = 0.06
 
 
 def tempo_params() -> list[Param]:
-    """The `clock/...` controls: the tempo and tap tempo."""
+    """The `clock/...` controls: tempo, tap, quantisation, walk restart."""
     return [
         Param("clock", "bpm", "float", 120.0, BPM_MIN, BPM_MAX, 0, "tempo in beats per minute"),
         Param("clock", "tap", "trigger", 0, 0, 1, 0, "tap tempo: send on each beat"),
+        Param("clock", "quantize", "int", 0, 0, 2, 0,
+              "seed steps, scene recalls and walk restarts wait for: 0 nothing, 1 the next "
+              "beat, 2 the next bar"),
+        Param("clock", "beats_per_bar", "int", 4, 1, 32, 0, "beats in a bar (quantize = 2)"),
+        Param("clock", "restart", "trigger", 0, 0, 1, 0,
+              "restart the latent walk from its start (quantised)"),
     ]
 
 
@@ -62,6 +79,8 @@ class Tempo:
 class FixedClock:
     """Advances exactly 1/fps per frame and never sleeps: offline renders and tests."""
 
+    live = False
+
     def __init__(self, fps: float, bpm: float = 120.0) -> None:
         self.fps = float(fps)
         self.tempo = Tempo(bpm)
@@ -69,6 +88,7 @@ class FixedClock:
         self.time = 0.0
         self.dt = 0.0
         self.late_frames = 0
+        self.tick_at = 0.0  # when this frame started, in time.perf_counter() seconds (live)
 
     def tick(self) -> float:
         """Start the next frame; returns its dt."""
@@ -88,6 +108,8 @@ class RealtimeClock(FixedClock):
     When a frame runs late it counts it and starts the next deadline from now instead of
     rushing to catch up, so one slow frame never becomes a burst of fast ones.
     """
+
+    live = True
 
     def __init__(self, fps: float, bpm: float = 120.0, sleep=time.sleep,
                  monotonic=time.perf_counter) -> None:
@@ -124,7 +146,7 @@ class RealtimeClock(FixedClock):
         self.dt = now - self._last if self.frame > 0 else 0.0
         if self.frame > 0:
             self.intervals.append(self.dt)
-        self._last = now
+        self._last = self.tick_at = now
         self.time = now - self._start
         self.tempo.advance(self.dt)
         return self.dt
@@ -141,3 +163,189 @@ def interval_stats(intervals: list[float]) -> dict[str, float]:
     def pick(q: float) -> float:
         return 1000.0 * ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
     return {"p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": 1000.0 * ordered[-1]}
+
+
+# -- following an external tempo -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TempoSync:
+    """Where an external tempo source was at one moment: `beat` at `at` (perf_counter s)."""
+
+    source: str
+    bpm: float
+    beat: float
+    at: float
+    playing: bool = True
+
+    @staticmethod
+    def from_values(values: tuple) -> "TempoSync":
+        """From the `/livegan/clock/sync source bpm beat at [playing]` action's arguments."""
+        if len(values) not in (4, 5) or not isinstance(values[0], str):
+            raise ValueError("clock sync takes: source bpm beat time [playing]")
+        numbers = [float(v) for v in values[1:]]
+        if not all(math.isfinite(v) for v in numbers) or not BPM_MIN / 4 <= numbers[0] <= 999:
+            raise ValueError(f"clock sync: not a usable tempo and beat: {values[1:]!r}")
+        playing = bool(numbers[3] >= 0.5) if len(numbers) == 4 else True
+        return TempoSync(values[0], numbers[0], numbers[1], numbers[2], playing)
+
+    def beat_at(self, now: float) -> float:
+        if not self.playing:
+            return self.beat
+        return self.beat + (now - self.at) * self.bpm / 60.0
+
+
+class TempoFollower:
+    """Makes the clock's tempo follow the one chosen source (see the module docstring).
+
+    `source`: "internal" (the `clock/bpm` param and tap), "link" (hard-locked: Link's timeline is
+    already smooth and shared by every peer), "midi" and "audio" (jittery: the beat is pulled
+    toward theirs a little each frame, and jumps only when it is far off). `say` gets one line
+    when the source is lost or found again.
+    """
+
+    STALE_S = 2.0       # no sync for this long: the source is gone, the clock runs free
+    PULL = 0.15         # share of a small beat error corrected each frame (MIDI, audio)
+    JUMP_BEATS = 0.25   # larger errors are corrected at once
+
+    def __init__(self, source: str = "internal", say: Callable[[str], None] | None = None
+                 ) -> None:
+        self.source = source
+        self.say = say or (lambda message: None)
+        self.latest: TempoSync | None = None
+        self.following = False
+        self.written_bpm: float | None = None
+
+    def set_source(self, source: str) -> None:
+        if source != self.source:
+            self.source, self.latest, self.following = source, None, False
+
+    def sync(self, sync: TempoSync) -> None:
+        """A report from a tempo source; ignored unless it is the chosen one."""
+        if sync.source == self.source:
+            self.latest = sync
+
+    def follow(self, tempo: Tempo, now: float, audio: tuple[float, float] | None = None
+               ) -> bool:
+        """Move `tempo` to the source at `now`; True while it is followed. `audio` is the
+        audio beat tracker's (bpm, beat_phase) for the `audio` source."""
+        if self.source == "internal":
+            return False
+        target = self._target(tempo, now, audio)
+        if target is None:
+            if self.following:
+                self.following = False
+                self.say(f"clock: lost the {self.source} tempo; running free at "
+                         f"{tempo.bpm:.1f} BPM")
+            return False
+        if not self.following:
+            self.following = True
+            self.say(f"clock: following the {self.source} tempo ({target[0]:.1f} BPM)")
+        bpm, beat = target
+        tempo.bpm = min(max(bpm, BPM_MIN), BPM_MAX)
+        error = beat - tempo.beat
+        if self.source == "link" or abs(error) > self.JUMP_BEATS:
+            tempo.beat = beat
+        else:
+            tempo.beat += self.PULL * error
+        return True
+
+    def _target(self, tempo: Tempo, now: float, audio) -> tuple[float, float] | None:
+        if self.source == "audio":
+            if audio is None or not audio[0] > 0:
+                return None
+            bpm, phase = audio
+            # The beat nearest ours that has the tracker's phase.
+            return bpm, round(tempo.beat - phase) + phase
+        sync = self.latest
+        if sync is None or (sync.playing and now - sync.at > self.STALE_S):
+            return None
+        return sync.bpm, sync.beat_at(now)
+
+
+class Quantiser:
+    """Actions that wait for the next beat or bar: `hold(name, beat, mode, beats_per_bar)`,
+    then `due(beat)` each frame returns what has come due, in the order it was held."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[float, str, tuple]] = []
+
+    @staticmethod
+    def next_boundary(beat: float, mode: str, beats_per_bar: int = 4) -> float:
+        """The beat an action pressed at `beat` happens on (`beat` itself when not quantised)."""
+        unit = 1.0 if mode == "beat" else float(max(beats_per_bar, 1)) if mode == "bar" else 0.0
+        if unit <= 0.0:
+            return beat
+        index = math.floor(beat / unit)
+        if beat - index * unit < LATE_PRESS:
+            return beat  # just after the beat: now
+        return (index + 1) * unit
+
+    def hold(self, name: str, beat: float, mode: str, beats_per_bar: int = 4,
+             args: tuple = ()) -> bool:
+        """Hold `name` for the next boundary; False (nothing held) when it is due now."""
+        due = self.next_boundary(beat, mode, beats_per_bar)
+        if due <= beat:
+            return False
+        self._waiting.append((due, name, args))
+        return True
+
+    def due(self, beat: float) -> list[tuple[str, tuple]]:
+        if not self._waiting:
+            return []
+        ready = [(name, args) for at, name, args in self._waiting if at <= beat]
+        if ready:
+            self._waiting = [w for w in self._waiting if w[0] > beat]
+        return ready
+
+    def clear(self) -> None:
+        self._waiting.clear()
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+
+# -- LFOs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lfo:
+    """A low-frequency oscillator in beats: 0..1 at any beat, a pure function of the beat so
+    offline renders repeat. Shapes: sine, triangle, saw, square (`width`: the share of the
+    period it is high), random (sample and hold: a new value each period, fixed by `seed`)."""
+
+    shape: str = "sine"
+    beats: float = 4.0
+    phase: float = 0.0
+    width: float = 0.5
+    seed: int = 0
+
+    def __call__(self, beat: float) -> float:
+        position = beat / self.beats + self.phase
+        p = position - math.floor(position)
+        if self.shape == "sine":
+            return 0.5 - 0.5 * math.cos(2.0 * math.pi * p)
+        if self.shape == "triangle":
+            return 1.0 - abs(2.0 * p - 1.0)
+        if self.shape == "saw":
+            return p
+        if self.shape == "square":
+            return 1.0 if p < self.width else 0.0
+        if self.shape == "random":
+            return _hash01(self.seed, math.floor(position))
+        raise ValueError(f"unknown LFO shape {self.shape!r}")
+
+
+def _hash01(seed: int, index: int) -> float:
+    """A repeatable value in 0..1 for (seed, index) (splitmix64)."""
+    x = (seed * 0x9E3779B97F4A7C15 + index * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB)
+    x &= (1 << 64) - 1
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & ((1 << 64) - 1)
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & ((1 << 64) - 1)
+    x ^= x >> 31
+    return (x >> 11) / float(1 << 53)
+
+
+def lfo_table(specs: Iterable) -> dict[str, Lfo]:
+    """The patch's `[[lfos]]` (liveGAN.patch.LfoSpec) by name, ready to be mapping sources."""
+    return {s.name: Lfo(s.shape, s.beats, s.phase, s.width, s.seed) for s in specs}

@@ -26,9 +26,10 @@ from typing import Any, Iterable
 
 from liveGAN.latent.walks import WALKS
 from liveGAN.params import ParamError, Registry
-from liveGAN.show.mappings import CURVES, MappingSpec
+from liveGAN.show.mappings import COMBINES, CURVES, MODES, MappingSpec
 
 FITS = ("fit", "fill", "stretch")
+UPSCALES = ("bilinear", "bicubic", "lanczos")  # output/upscale 0, 1, 2: the filters of fit.glsl
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "official", "bf16", "fp16")
 NOISE_MODES = ("const", "none", "random")
@@ -109,6 +110,26 @@ class StageSpec:
     name: str
 
 
+@dataclass(frozen=True)
+class LfoSpec:
+    """One `[[lfos]]` entry: a low-frequency oscillator in beats, a mapping source `lfo/<name>`."""
+
+    name: str
+    shape: str = "sine"
+    beats: float = 4.0
+    phase: float = 0.0
+    width: float = 0.5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CueSpec:
+    """One `[[cues]]` entry: a scene to recall, and over how many beats to morph into it."""
+
+    scene: int
+    morph: float = 0.0
+
+
 @dataclass
 class Patch:
     """A validated patch. `values` holds initial parameter values keyed `group/name`."""
@@ -129,6 +150,10 @@ class Patch:
     values: dict[str, Any] = field(default_factory=dict)
     value_keys: dict[str, str] = field(default_factory=dict)  # param key -> patch key, for errors
     shader_paths: list[Path] = field(default_factory=list)
+    clock_source: str = "internal"   # internal | midi | link | audio: who sets the tempo
+    lfos: list[LfoSpec] = field(default_factory=list)
+    cues: list[CueSpec] = field(default_factory=list)
+    text: str = field(default="", repr=False, compare=False)  # the TOML it was read from
 
 
 def _describe(value: Any) -> str:
@@ -249,11 +274,15 @@ def _range_text(lo, hi) -> str:
 
 
 TOP_KEYS = ("model", "latent", "clock", "output", "osc", "params", "shaders", "mappings",
-            "inputs", "outputs")
+            "inputs", "outputs", "lfos", "cues")
+CLOCK_SOURCES = ("internal", "midi", "link", "audio")
+QUANTIZE = ("off", "beat", "bar")
+LFO_SHAPES = ("sine", "triangle", "saw", "square", "random")
+MAX_SCENES = 128
 MODEL_KEYS = ("path", "preset", "custom", "z_dim", "output_range", "weights_key", "z_shape",
               "python_path", "device", "precision", "noise_mode", "graph", "compile")
-OUTPUT_KEYS = ("size", "work_size", "fps", "fit", "record", "window", "fullscreen", "display",
-               "fade", "blend")
+OUTPUT_KEYS = ("size", "work_size", "fps", "fit", "upscale", "record", "window", "fullscreen",
+               "display", "fade", "blend")
 
 
 def load_patch(path: str | Path) -> Patch:
@@ -281,6 +310,21 @@ def read_patch(path: str | Path) -> tuple[Patch | None, list[Problem]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as err:
         return broken("(file)", f"an unreadable file ({err})", "a readable UTF-8 TOML file")
+    return read_patch_text(text, path)
+
+
+def read_patch_text(text: str, path: str | Path) -> tuple[Patch | None, list[Problem]]:
+    """Like `read_patch`, for patch `text` that was read from (or belongs beside) `path`:
+    relative paths in it are relative to `path`'s folder (a performance log's patch)."""
+    path = Path(path)
+    file = str(path)[:300]
+
+    def broken(key: str, found: str, expected: str) -> tuple[None, list[Problem]]:
+        return None, [Problem(file, key, found, expected)]
+
+    if len(text) > MAX_PATCH_BYTES:
+        return broken("(file)", f"a patch of {len(text)} characters",
+                      f"a patch of at most {MAX_PATCH_BYTES} bytes")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -291,7 +335,9 @@ def read_patch(path: str | Path) -> tuple[Patch | None, list[Problem]]:
     if _depth(data) > MAX_TOML_NESTING:
         return broken("(syntax)", "tables or arrays nested too deeply",
                       f"tables and arrays nested at most {MAX_TOML_NESTING} deep")
-    return parse_patch(data, path)
+    patch, problems = parse_patch(data, path)
+    patch.text = text
+    return patch, problems
 
 
 def _depth(value: Any, limit: int = MAX_TOML_NESTING + 1) -> int:
@@ -336,8 +382,14 @@ def parse_patch(data: dict, path: Path) -> tuple[Patch, list[Problem]]:
             r.number(lt, "truncation_cutoff", "latent.truncation_cutoff", None, integer=True))
 
     # [clock]
-    ck = r.table(data, "clock", ("bpm",))
+    ck = r.table(data, "clock", ("bpm", "source", "quantize", "beats_per_bar"))
     initial("clock/bpm", "clock.bpm", r.number(ck, "bpm", "clock.bpm", None))
+    patch.clock_source = r.choice(ck, "source", "clock.source", "internal", CLOCK_SOURCES)
+    quantize = r.choice(ck, "quantize", "clock.quantize", None, QUANTIZE)
+    initial("clock/quantize", "clock.quantize",
+            None if quantize is None else QUANTIZE.index(quantize))
+    initial("clock/beats_per_bar", "clock.beats_per_bar",
+            r.number(ck, "beats_per_bar", "clock.beats_per_bar", None, 1, 32, integer=True))
 
     # [output]
     out = r.table(data, "output", OUTPUT_KEYS)
@@ -351,6 +403,9 @@ def parse_patch(data: dict, path: Path) -> tuple[Patch, list[Problem]]:
     patch.work_size = r.number(out, "work_size", "output.work_size", None, 16, 4096, integer=True)
     fit = r.choice(out, "fit", "output.fit", None, FITS)
     initial("output/fit", "output.fit", None if fit is None else FITS.index(fit))
+    upscale = r.choice(out, "upscale", "output.upscale", None, UPSCALES)
+    initial("output/upscale", "output.upscale",
+            None if upscale is None else UPSCALES.index(upscale))
     record = r.string(out, "record", "output.record")
     patch.window = r.boolean(out, "window", "output.window", True)
     patch.fullscreen = r.boolean(out, "fullscreen", "output.fullscreen", False)
@@ -359,11 +414,15 @@ def parse_patch(data: dict, path: Path) -> tuple[Patch, list[Problem]]:
     initial("output/blend", "output.blend", r.boolean(out, "blend", "output.blend", None))
 
     # [osc]: shorthand for an `osc` input
-    osc = r.table(data, "osc", ("port", "host", "enabled"))
+    osc = r.table(data, "osc", ("port", "host", "enabled", "query_port"))
     port = r.number(osc, "port", "osc.port", 9000, 0, 65535, integer=True)
     host = r.string(osc, "host", "osc.host", "127.0.0.1")
+    query_port = r.number(osc, "query_port", "osc.query_port", None, 0, 65535, integer=True)
     if r.boolean(osc, "enabled", "osc.enabled", True):
-        patch.inputs.append(PluginSpec("osc", {"port": port, "host": host}, "osc"))
+        options = {"port": port, "host": host}
+        if query_port is not None:
+            options["query_port"] = query_port
+        patch.inputs.append(PluginSpec("osc", options, "osc"))
 
     # [[inputs]] and [[outputs]]: plugins, each checks its own options
     patch.inputs += _plugins(r, data, "inputs", base)
@@ -423,6 +482,23 @@ def parse_patch(data: dict, path: Path) -> tuple[Patch, list[Problem]]:
         spec = _mapping(r, entry, f"mappings[{i}]")
         if spec is not None:
             patch.mappings.append(spec)
+
+    patch.lfos = _lfos(r, data)
+    patch.cues = _cues(r, data)
+    lfo_names = {lfo.name for lfo in patch.lfos}
+    for i, spec in enumerate(patch.mappings):
+        if spec.source.startswith("lfo/") and spec.source[4:] not in lfo_names:
+            r.problem(f"mappings[{i}].source", _describe(spec.source),
+                      "the name of an LFO declared in [[lfos]] (" +
+                      (", ".join(f"lfo/{n}" for n in sorted(lfo_names)) or "none declared") + ")")
+    combines: dict[str, tuple[str, int]] = {}
+    for i, spec in enumerate(patch.mappings):
+        if spec.combine == "last":
+            continue
+        seen = combines.setdefault(spec.target, (spec.combine, i))
+        if seen[0] != spec.combine:
+            r.problem(f"mappings[{i}].combine", _describe(spec.combine),
+                      f"{seen[0]!r} like mappings[{seen[1]}], which drives the same target")
 
     for name, table in (("shaders", shaders), ("mappings", mappings)):
         if len(table) > MAX_TABLE_ENTRIES:
@@ -516,6 +592,8 @@ def _plugins(r: _Reader, data: dict, name: str, base: Path) -> list[PluginSpec]:
         options = {k: v for k, v in entry.items() if k != "kind"}
         if isinstance(options.get("path"), str) and kind == "record":
             options["path"] = str(base / options["path"])
+        if isinstance(options.get("mask"), str) and kind == "window":
+            options["mask"] = str(base / options["mask"])
         specs.append(PluginSpec(kind, options, where))
     if len(entries) > 64:
         r.problem(name, f"{len(entries)} entries", "at most 64")
@@ -527,7 +605,8 @@ def _mapping(r: _Reader, entry: Any, where: str) -> MappingSpec | None:
     if not isinstance(entry, dict):
         r.problem(where, _describe(entry), "a table with source and target")
         return None
-    r.unknown(entry, where, ("source", "target", "input", "range", "curve", "smoothing"))
+    r.unknown(entry, where, ("source", "target", "input", "range", "curve", "smoothing",
+                             "invert", "dead_zone", "attack", "release", "mode", "combine"))
     source = r.string(entry, "source", f"{where}.source")
     target = r.string(entry, "target", f"{where}.target")
     if source is None or target is None:
@@ -548,7 +627,68 @@ def _mapping(r: _Reader, entry: Any, where: str) -> MappingSpec | None:
         range=r.pair(entry, "range", f"{where}.range", None),
         curve=r.choice(entry, "curve", f"{where}.curve", "linear", CURVES),
         smoothing=r.number(entry, "smoothing", f"{where}.smoothing", None, 0, 60),
+        invert=r.boolean(entry, "invert", f"{where}.invert", False),
+        dead_zone=r.number(entry, "dead_zone", f"{where}.dead_zone", 0.0, 0, 0.49),
+        attack=r.number(entry, "attack", f"{where}.attack", None, 0, 60),
+        release=r.number(entry, "release", f"{where}.release", None, 0, 60),
+        mode=r.choice(entry, "mode", f"{where}.mode", "absolute", MODES),
+        combine=r.choice(entry, "combine", f"{where}.combine", "last", COMBINES),
     )
+
+
+def _lfos(r: _Reader, data: dict) -> list[LfoSpec]:
+    """`[[lfos]]`: oscillators in beats, each a mapping source `lfo/<name>`."""
+    entries = data.get("lfos", [])
+    if not isinstance(entries, list):
+        r.problem("lfos", _describe(entries), "an array of tables ([[lfos]])")
+        return []
+    lfos: list[LfoSpec] = []
+    for i, entry in enumerate(entries[:64]):
+        where = f"lfos[{i}]"
+        if not isinstance(entry, dict):
+            r.problem(where, _describe(entry), "a table with a 'name' key")
+            continue
+        r.unknown(entry, where, ("name", "shape", "beats", "phase", "width", "seed"))
+        name = r.string(entry, "name", f"{where}.name")
+        if name is None or "/" in name or not name.isprintable() or len(name) > 64:
+            r.problem(f"{where}.name", _describe(entry.get("name")),
+                      "a short name without '/' (the mapping source is lfo/<name>)")
+            continue
+        if any(lfo.name == name for lfo in lfos):
+            r.problem(f"{where}.name", _describe(name), "a name not used by another LFO")
+            continue
+        lfos.append(LfoSpec(
+            name=name,
+            shape=r.choice(entry, "shape", f"{where}.shape", "sine", LFO_SHAPES),
+            beats=r.number(entry, "beats", f"{where}.beats", 4.0, 1 / 64, 4096),
+            phase=r.number(entry, "phase", f"{where}.phase", 0.0, 0, 1),
+            width=r.number(entry, "width", f"{where}.width", 0.5, 0, 1),
+            seed=r.number(entry, "seed", f"{where}.seed", 0, 0, 2**31 - 1, integer=True)))
+    if len(entries) > 64:
+        r.problem("lfos", f"{len(entries)} entries", "at most 64")
+    return lfos
+
+
+def _cues(r: _Reader, data: dict) -> list[CueSpec]:
+    """`[[cues]]`: the cue list `/livegan/scene/next` steps through."""
+    entries = data.get("cues", [])
+    if not isinstance(entries, list):
+        r.problem("cues", _describe(entries), "an array of tables ([[cues]])")
+        return []
+    cues: list[CueSpec] = []
+    for i, entry in enumerate(entries[:MAX_TABLE_ENTRIES]):
+        where = f"cues[{i}]"
+        if not isinstance(entry, dict):
+            r.problem(where, _describe(entry), "a table with a 'scene' key")
+            continue
+        r.unknown(entry, where, ("scene", "morph"))
+        scene = r.number(entry, "scene", f"{where}.scene", None, 1, MAX_SCENES, integer=True)
+        if scene is None:
+            if "scene" not in entry:
+                r.problem(f"{where}.scene", "nothing", f"a scene number 1..{MAX_SCENES}")
+            continue
+        cues.append(CueSpec(scene, r.number(entry, "morph", f"{where}.morph", 0.0, 0, 1024)))
+    return cues
 
 
 def check_params(patch: Patch, registry: Registry) -> list[Problem]:
@@ -581,7 +721,7 @@ def check_params(patch: Patch, registry: Registry) -> list[Problem]:
             problems.append(Problem(file, f"mappings[{i}].target",
                                     f"{spec.target!r}, a read-only parameter",
                                     "a parameter that can be set (read-only ones are sources)"))
-        if not spec.source.startswith("/") and spec.source not in registry:
+        if not spec.source.startswith(("/", "lfo/")) and spec.source not in registry:
             problems.append(Problem(file, f"mappings[{i}].source",
                                     f"{spec.source!r}, a parameter that does not exist",
                                     _nearest(spec.source, registry)))

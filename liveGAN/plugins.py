@@ -26,6 +26,10 @@ class MySink:                                # entry point in group "livegan.sin
 Optional, for plugins that want more of the show:
 - `connect(link)` (sources and sinks): called before `start`/`open` with a `ShowLink`
   (`liveGAN.show.link`): the latest per-frame snapshot of values, the address table, the log.
+- `params()` (sinks): settable `liveGAN.params.Param`s the sink is controlled with (a
+  projector's keystone corners): they join the show's registry, so OSC, mappings and the patch's
+  `[params]` set them like any other; the sink reads their values each frame from
+  `link.snapshot().values` (a frame late, which a projector never notices).
 - `wants_pixels = False` (sinks): the sink needs only `frame.texture`; when no sink wants pixels
   the show reads nothing back.
 - `sources()` (sinks): sources this sink also provides (a window provides its keyboard).

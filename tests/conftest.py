@@ -79,3 +79,107 @@ def show_thread():
 @pytest.fixture
 def python_exe() -> str:
     return sys.executable
+
+
+XORG_CONF = """
+Section "Device"
+  Identifier "d"
+  Driver "dummy"
+  VideoRam 256000
+EndSection
+Section "Monitor"
+  Identifier "m"
+  HorizSync 5.0-1000.0
+  VertRefresh 5.0-200.0
+EndSection
+Section "Screen"
+  Identifier "s"
+  Device "d"
+  Monitor "m"
+  DefaultDepth 24
+  SubSection "Display"
+    Depth 24
+    Virtual 2560 1440
+  EndSubSection
+EndSection
+"""
+
+
+class TwoDisplays:
+    """An Xorg server with the dummy driver and two outputs of `size` side by side (DUMMY0 at
+    +0+0, DUMMY1 right of it): what a machine with two projectors looks like to SDL. Also used
+    by bench/outputs_bench.py."""
+
+    def __init__(self, folder: Path, size: tuple[int, int] = (640, 480)) -> None:
+        self.size = size
+        import shutil
+        import subprocess
+
+        missing = [tool for tool in ("Xorg", "xrandr", "xwd", "convert")
+                   if shutil.which(tool) is None]
+        if not Path("/usr/lib/xorg/modules/drivers/dummy_drv.so").exists():
+            missing.append("the dummy video driver")
+        if missing:
+            pytest.skip(f"no Xorg dummy-driver set-up here (missing: {', '.join(missing)}); "
+                        "scripts/setup.sh installs it")
+        config = folder / "xorg.conf"
+        config.write_text(XORG_CONF)
+        read_end, write_end = os.pipe()
+        self.server = subprocess.Popen(
+            ["Xorg", "-displayfd", str(write_end), "-noreset", "-nolisten", "tcp",
+             "-config", str(config), "-logfile", str(folder / "xorg.log")],
+            pass_fds=[write_end], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            number = pipe.readline().strip()
+        if not number:
+            self.server.kill()
+            pytest.skip(f"Xorg did not start (see {folder / 'xorg.log'})")
+        self.display = f":{number}"
+        self.env = dict(os.environ, DISPLAY=self.display, SDL_VIDEODRIVER="x11")
+        width, height = self.size
+        mode = f"{width}x{height}"
+        for command in (["--output", "DUMMY0", "--mode", mode, "--pos", "0x0"],
+                        ["--addmode", "DUMMY1", mode],
+                        ["--output", "DUMMY1", "--mode", mode, "--right-of", "DUMMY0"]):
+            subprocess.run(["xrandr", "--display", self.display, *command], check=True,
+                           timeout=30, capture_output=True)
+        # SDL reads the server's current configuration without asking it to probe its outputs;
+        # a plain query (what `xrandr` alone does) makes the server take the new output in.
+        subprocess.run(["xrandr", "--display", self.display], check=True, timeout=30,
+                       capture_output=True)
+        probe = ("import pygame; pygame.display.init(); "
+                 "print(len(pygame.display.get_desktop_sizes()))")
+        if not wait_for(lambda: subprocess.run(
+                [sys.executable, "-c", probe], env=dict(self.env, PYGAME_HIDE_SUPPORT_PROMPT="1"),
+                capture_output=True, text=True, timeout=30).stdout.strip() == "2", 30, 0.2):
+            self.stop()
+            pytest.skip("the Xorg dummy server did not offer two displays to SDL")
+
+    def screenshot(self) -> "np.ndarray":
+        """The whole X screen (both displays) as HxWx3 uint8, via xwd and ImageMagick."""
+        import io
+        import subprocess
+
+        import numpy as np
+        from PIL import Image
+
+        dump = subprocess.run(["xwd", "-root", "-silent", "-display", self.display],
+                              check=True, capture_output=True, timeout=30).stdout
+        ppm = subprocess.run(["convert", "xwd:-", "ppm:-"], input=dump, check=True,
+                             capture_output=True, timeout=30).stdout
+        return np.asarray(Image.open(io.BytesIO(ppm)).convert("RGB"))
+
+    def stop(self) -> None:
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            self.server.kill()
+
+
+@pytest.fixture(scope="module")
+def two_displays(tmp_path_factory):
+    server = TwoDisplays(tmp_path_factory.mktemp("xorg"))
+    yield server
+    server.stop()

@@ -105,7 +105,9 @@ def bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def test_generator_frame_of_another_size_is_scaled_linearly(ctx):
     image = asymmetric(16, seed=7)
-    out = render_once(ctx, [], image)  # a 16² frame into a 64² chain
+    # A 16² frame into a 64² chain, with `[output] upscale = "bilinear"` (tests/test_upscale.py
+    # has the other filters).
+    out = render_once(ctx, [], image, {"output/upscale": 0})
     assert np.abs(out - bilinear(image, SIDE, SIDE)).max() <= 2
 
 
@@ -313,6 +315,117 @@ def test_displace_moves_pixels_but_keeps_the_mean_and_animates(ctx):
     assert np.abs(first - later).mean() > 2
 
 
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+
+
+def exposure_reference(image, level, target=0.3, max_gain=4.0, min_gain=0.5, knee=0.7,
+                       contrast=1.0):
+    """The auto-exposure effect in numpy: spread around the mean colour by `contrast`, gain
+    towards `target`, highlights rolled off."""
+    mean = image.reshape(-1, 3).mean(axis=0) / 255.0
+    spread = np.maximum(mean + (image / 255.0 - mean) * contrast, 0.0)
+    x = spread * np.clip(target / max(level, 1e-4), min_gain, max_gain)
+    room = 1.0 - knee
+    shoulder = knee + room * (1.0 - np.exp(-np.maximum(x - knee, 0.0) / room))
+    return np.where(x > knee, shoulder, x) * 255.0
+
+
+def exposure_frames(ctx, images, values=None, fps=60.0):
+    """Play `images` (one per frame) through an auto-exposure chain; the pictures shown.
+    `values` is one dict of param values for every frame, or a list with one per frame."""
+    chain = ShaderChain(ctx, [Stage("autoexposure")], (SIDE, SIDE))
+    textures = {}
+    try:
+        shown = []
+        for frame, image in enumerate(images):
+            key = id(image)
+            if key not in textures:
+                textures[key] = upload(ctx, image)
+            tex = textures[key]
+            these = values[frame] if isinstance(values, list) else values
+            fbo = chain.render((tex, tex), 1.0, {**STRETCH, **(these or {})},
+                               FrameUniforms(time=frame / fps, frame=frame))
+            shown.append(picture(fbo))
+        return shown
+    finally:
+        chain.release()
+        for tex in textures.values():
+            tex.release()
+
+
+def test_an_effect_that_reads_a_mip_level_gets_the_frame_mean(ctx, tmp_path):
+    (tmp_path / "mean.glsl").write_text(
+        "// @effect the whole frame's mean colour\n"
+        "void main() { frag_color = vec4(textureLod(u_input, vec2(0.5), 20.0).rgb, 1.0); }\n")
+    image = asymmetric()
+    out = render_once(ctx, ["mean"], image, search_path=[tmp_path])
+    assert np.abs(out - image.reshape(-1, 3).mean(axis=0)).max() <= 1.5
+
+
+def test_autoexposure_brings_a_dim_picture_to_its_target_at_once(ctx):
+    image = np.random.default_rng(8).uniform(5, 40, (SIDE, SIDE, 3)).astype(np.uint8)
+    level = float((image.reshape(-1, 3).mean(axis=0) / 255) @ LUMA)
+    first = exposure_frames(ctx, [image])[0]
+    assert np.abs(first - exposure_reference(image, level)).max() <= 1.5
+    assert 0.27 * 255 < first.mean() < 0.33 * 255  # the target, 0.3
+    bright = np.full((SIDE, SIDE, 3), 250, np.uint8)
+    calmed = exposure_frames(ctx, [bright])[0]
+    assert np.abs(calmed - 125).max() <= 1.5  # min_gain 0.5
+    black = np.zeros((SIDE, SIDE, 3), np.uint8)
+    assert exposure_frames(ctx, [black])[0].max() == 0  # nothing to lift
+
+
+def test_autoexposure_follows_a_change_with_its_time_constant(ctx):
+    dim = np.full((SIDE, SIDE, 3), 30, np.uint8)
+    mid = np.full((SIDE, SIDE, 3), 90, np.uint8)
+    adapt = 0.5
+    shown = exposure_frames(ctx, [dim] * 10 + [mid] * 140, {"autoexposure/adapt": adapt})
+    follow = 1.0 - np.exp(-(1 / 60) / adapt)
+    level = 30 / 255
+    for frame in range(1, 150):
+        level += ((30 if frame < 10 else 90) / 255 - level) * follow
+        assert np.abs(shown[frame] - exposure_reference(dim if frame < 10 else mid, level)
+                      ).max() <= 2, frame
+    # A quarter second after the change the picture is still over-exposed; after 4.7 time
+    # constants it has settled.
+    assert shown[25].mean() > shown[149].mean() + 20
+    assert abs(shown[149].mean() - exposure_reference(mid, 90 / 255).mean()) < 2
+
+
+def test_autoexposure_rolls_highlights_off_and_can_be_bypassed(ctx):
+    image = np.zeros((SIDE, SIDE, 3), np.uint8)
+    image[:, : SIDE // 8] = 200  # a bright bar on black: mean level about 0.1
+    out = exposure_frames(ctx, [image])[0]
+    assert out[:, 0].min() > 235 and out.max() <= 255  # rolled off below white, not clipped
+    level = float((image.reshape(-1, 3).mean(axis=0) / 255) @ LUMA)
+    assert np.abs(out - exposure_reference(image, level)).max() <= 1.5
+    bypassed = exposure_frames(ctx, [image], {"autoexposure/bypass": 1})[0]
+    assert np.abs(bypassed - image).max() <= 1
+
+
+def test_autoexposure_contrast_spreads_around_the_mean_colour(ctx):
+    image = (np.random.default_rng(9).uniform(70, 90, (SIDE, SIDE, 3))
+             + np.array([0, 10, 20])).astype(np.uint8)  # washed out, a little blue
+    level = float((image.reshape(-1, 3).mean(axis=0) / 255) @ LUMA)
+    out = exposure_frames(ctx, [image], {"autoexposure/contrast": 6.0})[0]
+    assert np.abs(out - exposure_reference(image, level, contrast=6.0)).max() <= 2
+    def within(picture):  # the spread inside each channel
+        return (picture - picture.reshape(-1, 3).mean(axis=0)).std()
+    assert within(out) > 4 * within(image.astype(float))
+    plain = exposure_frames(ctx, [image])[0]
+    assert abs(out.mean() - plain.mean()) < 3  # spread, not brighter or darker
+
+
+def test_autoexposure_keeps_following_while_bypassed(ctx):
+    dim = np.full((SIDE, SIDE, 3), 30, np.uint8)
+    mid = np.full((SIDE, SIDE, 3), 90, np.uint8)
+    bypass = [{"autoexposure/bypass": 1, "autoexposure/adapt": 0.1}] * 60
+    shown = exposure_frames(ctx, [dim] + [mid] * 61, [{}] + bypass + [{}])
+    assert np.abs(shown[30] - mid).max() <= 1
+    # Back on: already exposed for the brighter picture (0.3 / (90/255)), no pumping.
+    assert np.abs(shown[-1] - exposure_reference(mid, 90 / 255)).max() <= 2
+
+
 def test_pixelate_strobe_and_bloom(ctx):
     image = asymmetric()
     blocky = render_once(ctx, ["pixelate"], image, {"pixelate/cells": 8})
@@ -334,9 +447,16 @@ def test_every_shipped_effect_compiles_in_one_chain(ctx):
 
     names = [n for n in list_effects(search_path()) if n != "fit"]
     assert {"feedback", "kaleido", "grade", "rgbshift", "displace", "mirror"} <= set(names)
-    out = render_once(ctx, names, asymmetric(), uniforms=FrameUniforms(
-        time=1.0, frame=3, beat=2.3, beat_phase=0.3, level=0.5, bass=0.4, onset=1.0))
-    assert np.isfinite(out).all() and out.shape == (SIDE, SIDE, 3)
+    uniforms = FrameUniforms(time=1.0, frame=3, beat=2.3, beat_phase=0.3, level=0.5, bass=0.4,
+                             onset=1.0)
+    out = render_once(ctx, names, asymmetric(), uniforms=uniforms)
+    assert out.shape == (SIDE, SIDE, 3)
+    # A picture came through every stage: not a flat colour (an effect writing NaN or nothing
+    # turns the output black or uniform), and it follows the input (another image, another
+    # output).
+    assert out.std() > 10 and 10 < out.mean() < 245
+    other = render_once(ctx, names, asymmetric(seed=2)[::-1], uniforms=uniforms)
+    assert np.abs(out - other).mean() > 5
 
 
 def test_missing_effect_and_bad_stage_names(ctx, tmp_path):
@@ -407,6 +527,58 @@ def test_hot_reload_keeps_the_last_good_program_and_says_where(ctx, tmp_path):
         tex.release()
 
 
+SLOW = """// @effect a test effect that takes far too long per frame
+uniform float gain;  // @param 0.5 [0, 1] "unused weight"
+
+void main() {
+    vec3 c = texture(u_input, v_uv).rgb;
+    float acc = v_uv.x;
+    for (int i = 0; i < 4000; i++) {
+        acc = fract(sin(acc * 12.9898 + float(i) * 0.001) * 43758.5453);
+    }
+    frag_color = vec4(c * 0.5 + acc * 0.001 * gain, 1.0);
+}
+"""
+
+
+def test_a_shader_edit_too_slow_to_play_is_rejected_and_the_last_good_one_plays(ctx, tmp_path):
+    from liveGAN.render.chain import WATCHDOG_FACTOR, WATCHDOG_MIN_MS
+
+    shader = tmp_path / "tint.glsl"
+    write(shader, TINT.format(gain=0.5))
+    messages: list[str] = []
+    image = np.full((128, 128, 3), 200, np.uint8)
+    chain = ShaderChain(ctx, [Stage("tint")], (128, 128), search_path=[tmp_path],
+                        log=messages.append)
+    tex = upload(ctx, image)
+    try:
+        def red():
+            return picture(chain.render((tex, tex), 0.0, STRETCH, FrameUniforms()))[64, 64, 0]
+
+        assert abs(red() - 100) <= 1
+        write(shader, SLOW)
+        chain.check_reload()
+        assert abs(red() - 100) <= 1  # the last good program plays on
+        assert chain.reloaded == {}
+        assert len(messages) == 1 and str(shader) in messages[0] and "too slow" in messages[0]
+        assert f"{WATCHDOG_FACTOR:g}x" in messages[0] and f"{WATCHDOG_MIN_MS:g} ms" in messages[0]
+        chain.check_reload()
+        assert len(messages) == 1  # said once, until the file changes again
+        # The slow program, drawn for real, is far over the limit (the rejection was right).
+        started = time.perf_counter()
+        slow = render_once(ctx, [Stage("tint")], image, out_size=(128, 128),
+                           search_path=[tmp_path])
+        assert time.perf_counter() - started > WATCHDOG_MIN_MS / 1000
+        assert abs(slow[64, 64, 0] - 100) <= 2
+        # A fixed edit is taken at once.
+        write(shader, TINT.format(gain=0.5).replace("c.r * gain", "c.r * gain * 0.5"))
+        chain.check_reload()
+        assert abs(red() - 50) <= 1 and "tint" in chain.reloaded
+    finally:
+        chain.release()
+        tex.release()
+
+
 def test_reload_that_starts_using_feedback_gets_a_history(ctx, tmp_path):
     shader = tmp_path / "echo.glsl"
     write(shader, TINT.format(gain=1.0))
@@ -430,7 +602,7 @@ def test_user_folder_overrides_a_shipped_effect(ctx, tmp_path):
     (tmp_path / "grade.glsl").write_text(TINT.format(gain=0.0))
     chain = ShaderChain(ctx, [Stage("grade")], (32, 32), search_path=[tmp_path])
     try:
-        assert [p.key for p in chain.params()] == ["grade/gain", "output/fit"]
+        assert [p.key for p in chain.params()] == ["grade/gain", "output/fit", "output/upscale"]
     finally:
         chain.release()
 

@@ -55,7 +55,7 @@ def test_check_good_and_bad(tmp_path, capsys):
     bad.write_text(default_patch().read_text().replace('path = "models/default.safetensors"',
                                                        'path = "nowhere.pkl"')
                    .replace('walk = "noise"', 'walk = "zigzag"')
-                   .replace('segments = 6', 'segmentz = 6'))
+                   .replace('segments = 3', 'segmentz = 3'))
     assert main(["check", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "model.path" in err and "latent.walk" in err and "zigzag" in err
@@ -103,7 +103,7 @@ def test_osc_list_shows_the_patch_values_not_the_defaults(tmp_path, capsys):
     patch.write_text(default_patch().read_text()
                      .replace('path = "models/default.safetensors"',
                               f'path = "{default_patch().parent / "models/default.safetensors"}"')
-                     .replace("segments = 6", "segments = 11"))
+                     .replace("segments = 3", "segments = 11"))
     assert main(["osc", "list", str(patch)]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines()
                 if l.startswith("/livegan/kaleido/segments"))

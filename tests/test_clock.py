@@ -53,3 +53,88 @@ def test_realtime_clock_paces_and_counts_late_frames():
     stats = interval_stats(clock.intervals)
     assert stats["p50_ms"] == pytest.approx(20.0, abs=0.5)
     assert stats["max_ms"] > 90
+
+
+# -- following a tempo source, quantised actions, LFOs (issue 11) ------------------------------
+
+from liveGAN.clock import Lfo, Quantiser, TempoFollower, TempoSync  # noqa: E402
+
+
+def test_sync_reports_are_checked():
+    sync = TempoSync.from_values(("link", 128.0, 3.5, 100.0, 1.0))
+    assert sync.beat_at(100.5) == pytest.approx(3.5 + 128 / 120)
+    assert TempoSync.from_values(("midi", 120, 8.0, 5.0, 0.0)).beat_at(9.0) == 8.0  # stopped
+    for bad in [(), ("link", float("nan"), 1, 2), ("link", 120), (7, 120, 1, 2), ("x", 0, 1, 2)]:
+        with pytest.raises(ValueError):
+            TempoSync.from_values(bad)
+
+
+def test_link_is_followed_exactly_and_other_sources_are_ignored():
+    lines = []
+    follower = TempoFollower("link", say=lines.append)
+    tempo = Tempo(bpm=120)
+    follower.sync(TempoSync("midi", 90.0, 0.0, 10.0))     # not the chosen source
+    assert not follower.follow(tempo, 10.0)
+    follower.sync(TempoSync("link", 133.0, 17.25, 10.0))
+    assert follower.follow(tempo, 10.3)
+    assert tempo.bpm == 133.0
+    assert tempo.beat == pytest.approx(17.25 + 0.3 * 133 / 60)
+    assert "following the link tempo" in lines[-1]
+    assert not follower.follow(tempo, 10.0 + TempoFollower.STALE_S + 0.1)
+    assert "lost the link tempo" in lines[-1]
+
+
+def test_midi_clock_pulls_the_beat_gently_and_jumps_when_far():
+    follower = TempoFollower("midi")
+    tempo = Tempo(bpm=120, beat=4.0)
+    follower.sync(TempoSync("midi", 120.0, 4.1, 0.0))
+    follower.follow(tempo, 0.0)
+    assert tempo.beat == pytest.approx(4.0 + TempoFollower.PULL * 0.1)
+    follower.sync(TempoSync("midi", 120.0, 12.0, 0.0))
+    follower.follow(tempo, 0.0)
+    assert tempo.beat == pytest.approx(12.0)
+
+
+def test_audio_beat_phase_is_met_at_the_nearest_beat():
+    follower = TempoFollower("audio")
+    tempo = Tempo(bpm=100, beat=10.9)
+    assert follower.follow(tempo, 0.0, audio=(126.0, 0.0))
+    assert tempo.bpm == 126.0
+    assert tempo.beat == pytest.approx(10.9 + TempoFollower.PULL * 0.1)
+    assert not TempoFollower("audio").follow(Tempo(), 0.0, audio=(0.0, 0.3))  # no tempo yet
+
+
+def test_quantiser_waits_for_the_next_beat_or_bar():
+    q = Quantiser()
+    assert Quantiser.next_boundary(5.3, "beat") == 6.0
+    assert Quantiser.next_boundary(5.3, "bar", 4) == 8.0
+    assert Quantiser.next_boundary(8.02, "bar", 4) == 8.02   # just late: now
+    assert Quantiser.next_boundary(5.3, "off") == 5.3
+    assert q.hold("latent/next_seed", 5.3, "bar", 4)
+    assert q.hold("recall", 6.5, "beat", 4, (3, 2.0))
+    assert not q.hold("x", 7.01, "beat")
+    assert q.due(6.99) == []
+    assert q.due(7.0) == [("recall", (3, 2.0))]
+    assert q.due(8.0) == [("latent/next_seed", ())]
+    assert len(q) == 0
+
+
+@pytest.mark.parametrize("shape, expected", [
+    ("sine", [0.0, 0.5, 1.0, 0.5]), ("triangle", [0.0, 0.5, 1.0, 0.5]),
+    ("saw", [0.0, 0.25, 0.5, 0.75]), ("square", [1.0, 1.0, 0.0, 0.0]),
+])
+def test_lfo_shapes_over_one_period(shape, expected):
+    lfo = Lfo(shape, beats=4.0)
+    assert [lfo(b) for b in (0.0, 1.0, 2.0, 3.0)] == pytest.approx(expected, abs=1e-9)
+    assert lfo(4.0) == pytest.approx(expected[0])   # it repeats
+
+
+def test_sample_and_hold_repeats_for_a_seed_and_holds_for_a_period():
+    lfo = Lfo("random", beats=1.0, seed=3)
+    held = [lfo(0.1), lfo(0.5), lfo(0.9)]
+    assert held[0] == held[1] == held[2]
+    values = [lfo(b + 0.5) for b in range(200)]
+    assert len(set(values)) > 190 and all(0.0 <= v < 1.0 for v in values)
+    assert 0.4 < sum(values) / len(values) < 0.6
+    assert values == [Lfo("random", beats=1.0, seed=3)(b + 0.5) for b in range(200)]
+    assert values != [Lfo("random", beats=1.0, seed=4)(b + 0.5) for b in range(200)]

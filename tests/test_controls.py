@@ -112,3 +112,106 @@ def test_light_generator_offers_noise_controls():
     controls.apply({"model/noise": 0.0})
     assert torch.allclose(G.synthesis(ws, noise_mode="const"), G.synthesis(ws, noise_mode="none"),
                           atol=1e-6)
+
+
+# ---------------------------------------------------------------- latent edits (issue 12)
+def edited_controls(case="sg2-tiny", store=None):
+    """A model with every latent edit a patch can add: directions, mixing, bends, a blend."""
+    import copy
+
+    from liveGAN.latent.bending import parse_bends
+    from liveGAN.latent.directions import direction_sets, parse_direction_specs
+
+    G, e = fixture(case)
+    other = copy.deepcopy(G)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    sets, _ = direction_sets(parse_direction_specs(
+        [{"method": "sefa", "count": 3}, {"method": "sefa", "count": 2, "layers": "0:3",
+                                          "name": "coarse"}]), G)
+    bends = parse_bends([{"layer": "b16.conv1", "op": "rotate"},
+                         {"layer": "b8.conv1", "op": "dilate", "channels": 0.5}])
+    controls = ModelControls(G, directions=sets, mixing=True, keyframes=store, bends=bends,
+                             blend_with=other)
+    return G, e, other, controls
+
+
+EDITS = {"direction/0": 1.5, "direction/coarse_1": -2.0, "mix/seed": 4, "mix/coarse": 0.7,
+         "mix/middle": 0.3, "bend/0_rotate": 25.0, "bend/1_dilate": 0.6, "model/blend": 0.4,
+         "model/blend_middle": 0.5, "latent/truncation": 0.7}
+
+
+def frame(G, controls, z, values):
+    with torch.inference_mode():
+        controls.apply(values)
+        ws = G.mapping(z, None, truncation_psi=values.get("latent/truncation", 1.0))
+        return G.synthesis(controls.edit_ws(ws, values), noise_mode="const")
+
+
+def test_latent_edits_declare_their_params_only_when_asked():
+    plain_keys = keys(ModelControls(fixture("sg2-tiny")[0]))
+    G, _, _, controls = edited_controls()
+    all_keys = keys(controls)
+    assert all_keys[:len(plain_keys)] == plain_keys
+    assert all_keys[len(plain_keys):] == [
+        "model/blend", "model/blend_coarse", "model/blend_middle",
+        "mix/seed", "mix/coarse", "mix/middle",
+        "direction/0", "direction/1", "direction/2", "direction/coarse_0", "direction/coarse_1",
+        "bend/0_rotate", "bend/1_dilate"]
+    Registry(controls.params())
+
+
+def test_edit_ws_is_the_same_tensor_until_an_edit_is_active():
+    G, e, _, controls = edited_controls()
+    ws = e["ws_psi07"][:1]
+    assert controls.edit_ws(ws, {}) is ws
+    assert controls.edit_ws(ws, {"direction/0": 0.0, "mix/coarse": 0.0, "mix/seed": 9}) is ws
+    moved = controls.edit_ws(ws, {"direction/0": 1.0})
+    assert moved is not ws and controls.current_ws() is moved
+
+
+def test_every_edit_together_is_deterministic_and_undone_by_defaults():
+    z = torch.randn(1, 32, generator=torch.Generator().manual_seed(8))
+    G1, _, _, first = edited_controls()
+    G2, _, _, second = edited_controls()
+    plain = frame(G1, first, z, {"latent/truncation": 0.7})
+    edited = frame(G1, first, z, EDITS)
+    assert torch.equal(edited, frame(G2, second, z, EDITS))   # fresh objects, same frame
+    assert not torch.equal(edited, plain)
+    assert torch.equal(frame(G1, first, z, {"latent/truncation": 0.7}), plain)
+    first.close()
+    assert torch.equal(frame(G1, ModelControls(G1), z, {"latent/truncation": 0.7}), plain)
+
+
+def test_a_blend_refreshes_the_second_latent_of_style_mixing():
+    from liveGAN.latent.walks import Walk
+
+    G, e, other, controls = edited_controls()
+    ws = e["ws_psi07"][:1]
+    z2 = torch.from_numpy(Walk("still", 4, G.z_dim).position(0.0))[None]
+    values = {"mix/seed": 4, "mix/coarse": 1.0}
+    with torch.inference_mode():
+        controls.apply(values)
+        before = controls.edit_ws(ws, values)
+        assert torch.allclose(before[:, :3], G.mapping(z2, None)[:, :3], atol=1e-6)
+        values["model/blend"] = 1.0
+        controls.apply(values)
+        after = controls.edit_ws(ws, values)
+        assert torch.allclose(after[:, :3], other.mapping(z2, None)[:, :3], atol=1e-6)
+
+
+def test_the_second_latent_of_a_conditional_model_takes_this_frames_class():
+    from liveGAN.latent.walks import Walk
+
+    G, e = fixture("sg2-cond")
+    controls = ModelControls(G, mixing=True)
+    z2 = torch.from_numpy(Walk("still", 2, G.z_dim).position(0.0))[None]
+    ws = e["ws_psi1"][:1]
+    with torch.inference_mode():
+        for label in (1, 3):
+            values = {"model/class": label, "mix/seed": 2, "mix/coarse": 1.0}
+            c = torch.nn.functional.one_hot(torch.tensor([label]), 5).float()
+            mixed = controls.edit_ws(ws, values)
+            assert torch.allclose(mixed[:, :3], G.mapping(z2, c)[:, :3], atol=1e-6)
+            assert torch.equal(mixed[:, 3:], ws[:, 3:])

@@ -120,7 +120,7 @@ def test_convert_refuses_other_output_types_and_missing_inputs(tmp_path, capsys)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_info_of_a_custom_generator_and_convert_refuses_it(tmp_path, capsys, monkeypatch):
+def test_info_of_a_custom_generator_and_convert_writes_it(tmp_path, capsys, monkeypatch):
     (tmp_path / "cli_custom_gen.py").write_text(
         "import torch\n"
         "def make():\n"
@@ -134,8 +134,17 @@ def test_info_of_a_custom_generator_and_convert_refuses_it(tmp_path, capsys, mon
     assert main(["info", str(tmp_path / "w.pt"), *custom]) == 0
     info = fields(capsys.readouterr().out)
     assert info["format"] == "custom" and info["resolution"] == "4x4, 3 channels"
-    assert info["num_ws"] == "1" and info["z_dim"] == "4"
-    code = main(["convert", str(tmp_path / "w.pt"), str(tmp_path / "o.safetensors"), *custom])
-    assert_one_line_error(capsys, code, "cannot be written in the native format")
+    assert info["num_ws"] == "1" and info["z_dim"] == "4" and info["z_shape"] == "[4]"
+    assert main(["convert", str(tmp_path / "w.pt"), str(tmp_path / "o.safetensors"),
+                 *custom]) == 0
+    capsys.readouterr()
+    # The native file holds the network's own weight names and the recorded output range.
+    from safetensors.torch import load_file
+
+    assert set(load_file(str(tmp_path / "o.safetensors"))) == set(net.state_dict())
+    assert main(["info", str(tmp_path / "o.safetensors"), "--custom", "cli_custom_gen:make"]) == 0
+    info = fields(capsys.readouterr().out)
+    assert info["z_dim"] == "4" and info["output_range"] == "[0.0, 255.0]"
     assert_one_line_error(capsys, main(["info", str(tmp_path / "w.pt"), "--custom",
-                                        "cli_custom_gen:make"]), "needs its z size")
+                                        "cli_custom_gen:make"]), "needs its z size",
+                          "first layer '0' (Linear) takes z as [N, 4]")

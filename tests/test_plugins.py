@@ -66,7 +66,7 @@ enabled = false
 
 [[inputs]]
 kind = "example-step"
-delay = 1.0
+after = 30
 
 [[outputs]]
 kind = "example-probe"
@@ -78,7 +78,7 @@ source = "step/level"
 target = "output/fade"
 """)
     result = subprocess.run([sys.executable, "-m", "liveGAN.cli", "run", str(patch),
-                             "--headless", "--duration", "3"], env=installed,
+                             "--headless", "--frames", "80"], env=installed,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr + result.stdout
     seen = json.loads(probe.read_text())
@@ -87,8 +87,8 @@ target = "output/fade"
     assert len(rows) >= 10
     assert all(shape == [48, 64, 3] for *_, shape in rows)
     assert [r[0] for r in rows] == sorted(r[0] for r in rows)  # in order, each once
-    early = [mean for _, t, mean, _ in rows if t < 0.7]
-    late = [mean for _, t, mean, _ in rows if t > 2.0]
+    early = [mean for index, _, mean, _ in rows if index < 25]
+    late = [mean for index, _, mean, _ in rows if index > 60]
     assert early and late
     assert max(early) < 0.5          # the source says 0: faded to black
     assert max(late) > 2.0           # then 1: the picture is up

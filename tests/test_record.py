@@ -142,6 +142,37 @@ def test_existing_recordings_are_never_lost(tmp_path):
     assert np.abs(images[0][16, 16].astype(int) - PALETTE[2]).max() <= TOLERANCE
 
 
+def test_a_file_that_appears_at_the_target_during_the_recording_is_kept(tmp_path):
+    target = tmp_path / "show.mp4"
+    recorder = Recorder(target, (32, 32), fps=30, log=lambda m: None)
+    recorder.write(solid_frame(0, 32, 32), block=True)
+    target.write_bytes(b"copied here meanwhile")  # another program, or the user, saved a file
+    recorder.close()
+    assert target.read_bytes() == b"copied here meanwhile"
+    assert recorder.path == tmp_path / "show-1.mp4"
+    indices, images, _, _ = decode(recorder.path)
+    assert indices == [0]
+    assert_colours(indices, images)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["show-1.mp4", "show.mp4"]
+
+
+def test_a_dangling_symlink_at_the_record_path_is_not_replaced(tmp_path):
+    from liveGAN.sinks.record import RecordSink
+
+    target = tmp_path / "show.mp4"
+    target.symlink_to(tmp_path / "elsewhere" / "show.mp4")  # points nowhere (yet)
+    with pytest.raises(RecorderError, match="exists"):
+        Recorder(target, (32, 32), fps=30, log=lambda m: None)
+    sink = RecordSink({"path": str(target)})
+    sink.log = lambda m: None
+    sink.open((32, 32), 30.0)
+    sink.recorder.write(solid_frame(2, 32, 32), block=True)
+    sink.close()
+    assert target.is_symlink() and os.readlink(target) == str(tmp_path / "elsewhere" / "show.mp4")
+    assert sink.path == tmp_path / "show-1.mp4"
+    assert len(decode(sink.path)[1]) == 1
+
+
 def test_wrong_frames_and_a_slow_encoder_drop_without_blocking(tmp_path):
     path = tmp_path / "busy.mp4"
     messages: list[str] = []

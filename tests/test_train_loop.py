@@ -85,9 +85,11 @@ def test_end_to_end_outputs(finished_run):
     assert "broken.png" in result.stderr and "skipped 1 unreadable" in result.stderr
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["kimg"] for r in rows] == [0.016, 0.032, 0.048]
-    for key in ("loss_G", "loss_D", "aug_p", "swd", "swd_16", "img_per_s"):
+    for key in ("loss_G", "loss_D", "aug_p", "swd", "swd_16", "img_per_s", "coverage",
+                "density", "diversity"):
         assert all(key in r for r in rows), key
     assert all(np.isfinite(r["loss_G"]) and np.isfinite(r["swd"]) for r in rows)
+    assert all(0 <= r["coverage"] <= 1 and r["diversity"] > 0 for r in rows)
     samples = sorted(p.name for p in (run / "samples").glob("*.png"))
     assert "reals.png" in samples and "latest.png" in samples
     assert {"fakes000000.016.png", "fakes000000.048.png"} <= set(samples)
@@ -161,6 +163,55 @@ def test_sigterm_writes_a_checkpoint_and_exits_zero(signum, data_dir, tmp_path):
     assert (run / "model.safetensors").is_file()
 
 
+def test_stop_between_ticks_then_resume_continues_counters_and_rows(data_dir, tmp_path):
+    """A stop between ticks, then --resume: no metrics row twice, and the batch counter (which
+    times lazy R1 and ADA's updates) carries on from where it was."""
+    from liveGAN.train.checkpoint import load_checkpoint
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cmd(data_dir, "--out", run, "--kimg", "50", "--tick", "0.4",
+                                 "--swd-every", "0", *TINY),
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    first = _wait_for_checkpoint(proc, run)
+    time.sleep(0.3)                             # some steps into the second tick
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    stopped = _checkpoint_nimg(run)[-1]
+    assert first == 400 and stopped > first
+    if stopped % 400 == 0:
+        pytest.skip("the stop landed on a tick; nothing between ticks to check")
+    target = stopped + 800                      # two more ticks after the resume
+    result = _train("--resume", "--out", run, "--kimg", f"{target / 1000:.3f}", "--tick",
+                    "0.4", "--no-progress", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    kimgs = [json.loads(line)["kimg"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert kimgs == [0.4, (stopped + 400) / 1000, target / 1000], kimgs
+    ckpt = load_checkpoint(run / "checkpoints" / f"ckpt-{target:012d}.pt")
+    batches = target // 4                       # batch 4: the batches actually run, both sessions
+    assert ckpt["batch_idx"] == batches
+    # R1 ran on every 16th batch (0, 16, 32, ...) and ADA adjusted p after every 4th: counted
+    # by the loop itself, so a counter that restarted at the resume would show here.
+    assert ckpt["counters"]["r1_steps"] == len(range(0, batches, 16))
+    assert ckpt["counters"]["ada_updates"] == batches // 4
+
+
+def test_judge_reports_class_coverage(data_dir, tmp_path):
+    from liveGAN.train.judge import SmallClassifier, save_judge
+
+    torch.manual_seed(0)
+    save_judge(tmp_path / "judge.safetensors", SmallClassifier(4, res=16, width=8))
+    result = _train(data_dir, "--out", tmp_path / "run", "--kimg", "0.008", "--tick", "0.008",
+                    "--judge", tmp_path / "judge.safetensors", *TINY[:-1])
+    assert result.returncode == 0, result.stderr
+    row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert row["num_classes"] == 4 and 0 <= row["classes"] <= 4
+    assert 0 <= row["confident"] <= 1 and 0 <= row["top_class"] <= 1
+    assert "cov " in result.stderr and "classes " in result.stderr   # in the progress line
+    bad = _train(data_dir, "--out", tmp_path / "bad", "--judge", data_dir / "img00.png", *TINY)
+    assert bad.returncode == 1 and "--judge: " in bad.stderr and "img00.png" in bad.stderr
+
+
 def test_from_model_fine_tunes(finished_run, data_dir, tmp_path):
     from liveGAN.models import load_generator
 
@@ -186,17 +237,53 @@ def test_stylegan2_architecture_trains(data_dir, tmp_path):
     assert G.architecture == "stylegan2" and G.img_resolution == 16
 
 
+# Runs `livegan train` under torchrun as the CLI does, and afterwards saves the trained
+# networks' parameters of this rank, so the test compares the ranks' weights itself.
+RANK_WEIGHTS = """
+import os, sys
+import torch
+from liveGAN.train import loop
+
+trained = []
+wrap = loop._data_parallel
+
+def remember(module, net, world, device):
+    trained.append(net)
+    return wrap(module, net, world, device)
+
+loop._data_parallel = remember
+from liveGAN.cli import main
+
+code = main(sys.argv[2:])
+torch.save([{k: v.detach().clone() for k, v in net.named_parameters()} for net in trained],
+           os.path.join(sys.argv[1], f"rank{os.environ['RANK']}.pt"))
+sys.exit(code)
+"""
+
+
 def test_ddp_two_processes_with_gloo(data_dir, tmp_path):
     run = tmp_path / "ddp"
+    script = tmp_path / "rank_weights.py"
+    script.write_text(RANK_WEIGHTS)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           "--master_port", str(29500 + os.getpid() % 1000), "-m", "liveGAN.cli", "train",
-           str(data_dir), "--out", str(run), "--kimg", "0.016", "--tick", "0.008",
+           "--master_port", str(29500 + os.getpid() % 1000), str(script), str(tmp_path),
+           "train", str(data_dir), "--out", str(run), "--kimg", "0.016", "--tick", "0.008",
            "--swd-every", "0", "--device", "cpu", *TINY]
     result = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(2 process(es), DistributedDataParallel)" in result.stderr
     # Each rank draws different images, so only synchronised gradients keep the weights equal.
-    assert "G and D weights identical on all 2 processes" in result.stderr
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    assert len(ranks[0]) == 2                              # G and D, as trained
+    from liveGAN.models import load_generator
+
+    exported = load_generator(run / "model.safetensors").state_dict()
+    for net0, net1 in zip(*ranks):
+        assert net0.keys() == net1.keys() and len(net0) > 5
+        for name in net0:
+            assert torch.equal(net0[name], net1[name]), name
+    # ... and they trained: G moved away from the EMA copy that rank 0 exported.
+    assert any(not torch.equal(t, exported[k]) for k, t in ranks[0][0].items() if k in exported)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["kimg"] for r in rows] == [0.008, 0.016]   # one writer: no duplicated lines
     assert (run / "model.safetensors").is_file()

@@ -24,11 +24,22 @@ def test_noise_walk_loops_and_moves_smoothly():
     assert 0 < step < 0.2
 
 
-def test_beats_walk_changes_keyframe_on_the_beat():
-    walk = Walk("beats", 1, 16, beats_per_step=1.0)
-    assert np.allclose(walk.position(0, 0.0), walk._keyframe(0) * 4 / np.linalg.norm(walk._keyframe(0)),
-                       atol=1e-4)
-    assert not np.allclose(walk.position(0, 1.0), walk.position(0, 0.0))
+def test_beats_walk_rests_on_a_latent_at_each_step_and_slerps_between():
+    walk = Walk("beats", 1, 16, beats_per_step=2.0)
+    stops = [walk.position(0, 2.0 * k) for k in range(4)]
+    # A new latent on every step, each on the shell, and the same one for the same seed.
+    assert all(not np.allclose(a, b, atol=1e-3) for a, b in zip(stops, stops[1:]))
+    assert np.array_equal(Walk("beats", 1, 16, beats_per_step=2.0).position(0, 4.0), stops[2])
+    # Eased: the walk rests at each stop (a tiny beat step barely moves it) ...
+    assert np.linalg.norm(walk.position(0, 4.001) - stops[2]) < 1e-4
+    assert np.linalg.norm(walk.position(0, 3.999) - stops[2]) < 1e-4
+    # ... and in between it is on the great circle through two stops, strictly between them.
+    for beat in (4.5, 5.0, 5.5):
+        between = walk.position(0, beat)
+        basis = np.stack([stops[2], stops[3]], axis=1)
+        weights, *_ = np.linalg.lstsq(basis, between, rcond=None)
+        assert np.allclose(basis @ weights, between, atol=1e-4) and (weights > 0.05).all()
+    assert not np.allclose(Walk("beats", 2, 16, beats_per_step=2.0).position(0, 4.0), stops[2])
 
 
 def test_slerp_endpoints():

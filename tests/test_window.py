@@ -22,7 +22,8 @@ import numpy as np
 import pygame
 import pytest
 
-from liveGAN.sinks.window import Window, letterbox, list_displays
+from liveGAN.sinks.displays import list_displays
+from liveGAN.sinks.window import Window, letterbox
 
 RED, GREEN, BLUE, WHITE, GREY = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (128,) * 3
 SIZE = (320, 240)
@@ -51,6 +52,11 @@ def window(messages, clock):
     win = Window(SIZE, vsync=False, log=messages.append, clock=clock)
     yield win
     win.close()
+
+
+def desktop_size(index: int) -> tuple[int, int]:
+    display = list_displays()[index]
+    return (display.width, display.height)
 
 
 def screen_pixels(win: Window) -> np.ndarray:
@@ -228,7 +234,7 @@ def test_fullscreen_toggle_keeps_gl_objects(window):
     texture = gl_texture(window.ctx, quadrants(64, 48))
     post_key(pygame.K_f)
     assert window.poll() == ["fullscreen"]
-    assert window.fullscreen and window.size == list_displays()[0]
+    assert window.fullscreen and window.size == desktop_size(0)
     window.present(texture)  # the texture and the window's own program survive the switch
     post_key(pygame.K_F11)
     assert window.poll() == ["fullscreen"]
@@ -241,7 +247,7 @@ def test_fullscreen_toggle_keeps_gl_objects(window):
 
 def test_a_missing_display_falls_back_to_display_0(messages):
     displays = list_displays()
-    assert displays and all(w > 0 and h > 0 for w, h in displays)
+    assert displays and all(d.width > 0 and d.height > 0 for d in displays)
     win = Window((64, 48), display=len(displays) + 3, vsync=True, log=messages.append)
     try:
         assert win.display == 0
@@ -267,7 +273,7 @@ def test_a_window_opens_after_a_standalone_context(messages):
 def test_starts_fullscreen_at_the_desktop_size_with_hud_hidden(messages):
     win = Window((64, 48), fullscreen=True, vsync=False, log=messages.append)
     try:
-        assert win.fullscreen and win.size == list_displays()[0] and not win.hud_visible
+        assert win.fullscreen and win.size == desktop_size(0) and not win.hud_visible
     finally:
         win.close()
 

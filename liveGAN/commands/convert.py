@@ -28,13 +28,22 @@ def run(args: argparse.Namespace) -> int:
         from liveGAN.models.formats.native import save_native
 
         G = load_generator(args.model, "cpu", custom=custom_spec(args))
+        metadata = {"source": os.path.basename(str(args.model)),
+                    "source_format": getattr(G, "source_format", "?")}
+        if getattr(G, "custom_options", None):
+            # The network's own weights and how to call it; the code stays the user's.
+            from liveGAN.models.formats.custom import save_custom_native
+
+            save_custom_native(args.output, G, metadata)
+            print(f"wrote {args.output} (custom {G.custom_options['factory']}, "
+                  f"{G.img_size[1]}x{G.img_size[0]}px, z {G.custom_options['z_shape']}); play it "
+                  f"with [model] custom = \"{G.custom_options['factory']}\"")
+            return 0
         architecture = getattr(G, "architecture", None)
         init_kwargs = getattr(G, "init_kwargs", None)
         if architecture not in ARCHITECTURES or init_kwargs is None:
             raise ValueError(f"{args.model}: a {architecture} model cannot be written in the "
                              f"native format (it rebuilds only {', '.join(ARCHITECTURES)})")
-        metadata = {"source": os.path.basename(str(args.model)),
-                    "source_format": getattr(G, "source_format", "?")}
         save_native(args.output, G, architecture, init_kwargs, metadata)
         print(f"wrote {args.output} ({architecture}, {G.img_resolution}px, "
               f"from {metadata['source_format']})")

@@ -8,51 +8,69 @@ from __future__ import annotations
 import sys
 
 
+def _option(parser, *names, help: str, **kwargs) -> None:
+    """An option whose help ends with its default, when it has one worth showing."""
+    default = kwargs.get("default")
+    if default is not None and default is not False and "%(default)" not in help:
+        help += " (default: %(default)s)"
+    parser.add_argument(*names, help=help, **kwargs)
+
+
 def add_arguments(parser) -> None:
-    """Add `livegan train`'s options to `parser`."""
+    """Add `livegan train`'s options to `parser` (each help says its default)."""
     parser.add_argument("data", nargs="?", help="folder of images (searched recursively: "
                         "jpg, png, webp, bmp); not needed with --resume")
     parser.add_argument("--out", required=True, help="run folder: checkpoints, samples, "
                         "metrics.jsonl, model.safetensors, patch.toml")
-    parser.add_argument("--res", type=int, default=128, help="training resolution (power of 2)")
-    parser.add_argument("--arch", choices=["light", "stylegan2"], default="light",
-                        help="generator architecture (light: fast on CPUs and live)")
-    parser.add_argument("--batch", type=int, default=16, help="images per step (all processes)")
-    parser.add_argument("--kimg", type=float, default=100.0,
-                        help="total length in thousands of real images shown to D")
-    parser.add_argument("--tick", type=float, default=4.0, metavar="KIMG",
-                        help="write progress, metrics, samples and a checkpoint every KIMG")
-    parser.add_argument("--aug", choices=["ada", "diffaugment", "none"], default="ada",
-                        help="augmentation against D overfitting small data")
-    parser.add_argument("--mirror", action="store_true", help="also train on x-flipped images")
-    parser.add_argument("--gamma", type=float, default=None,
-                        help="R1 weight (default 0.0002 * res^2 / batch)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its last checkpoint")
-    parser.add_argument("--from", dest="from_model", metavar="MODEL", default=None,
-                        help="fine-tune from a trained model (any format load_generator reads)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=None,
-                        help="auto (default): bf16 autocast on CUDA, fp32 elsewhere; bf16 also "
-                        "on the CPU; --resume keeps the run's unless given")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (G and D)")
-    parser.add_argument("--swd-every", type=int, default=1, metavar="TICKS",
-                        help="compute SWD every TICKS ticks (0: never)")
-    parser.add_argument("--swd-images", type=int, default=256,
-                        help="real and generated images compared by SWD")
-    parser.add_argument("--inception", default=None, metavar="PATH",
-                        help="TorchScript feature extractor on disk: adds FID and KID")
-    parser.add_argument("--fit", choices=["crop", "pad"], default="crop",
-                        help="make images square by centre-cropping or black padding")
-    parser.add_argument("--channel-base", type=int, default=None,
-                        help="network width (channels = base / resolution, capped)")
-    parser.add_argument("--channel-max", type=int, default=None, help="maximum channels")
-    parser.add_argument("--ada-target", type=float, default=0.6, help="ADA target for r_t")
-    parser.add_argument("--ada-kimg", type=float, default=100.0,
-                        help="ADA speed: kimg for p to go from 0 to 1")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    parser.add_argument("--no-progress", action="store_true", help="no progress line")
+    _option(parser, "--res", type=int, default=128, help="training resolution (power of 2)")
+    _option(parser, "--arch", choices=["light", "stylegan2"], default="light",
+            help="generator architecture (light: fast on CPUs and live)")
+    _option(parser, "--batch", type=int, default=16, help="images per step (all processes)")
+    _option(parser, "--kimg", type=float, default=100.0,
+            help="total length in thousands of real images shown to D")
+    _option(parser, "--tick", type=float, default=4.0, metavar="KIMG",
+            help="write progress, metrics, samples and a checkpoint every KIMG")
+    _option(parser, "--aug", choices=["ada", "diffaugment", "none"], default="ada",
+            help="augmentation against D overfitting small data")
+    _option(parser, "--mirror", action="store_true", default=False,
+            help="also train on x-flipped images")
+    _option(parser, "--gamma", type=float, default=None,
+            help="R1 weight (default: 0.0002 * res^2 / batch)")
+    _option(parser, "--resume", action="store_true", default=False,
+            help="continue the run in --out from its last checkpoint")
+    _option(parser, "--from", dest="from_model", metavar="MODEL", default=None,
+            help="fine-tune from a trained model (any format load_generator reads)")
+    _option(parser, "--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    _option(parser, "--precision", choices=["auto", "fp32", "bf16"], default=None,
+            help="auto (the default): bf16 autocast on CUDA, fp32 elsewhere; bf16 also on the "
+                 "CPU; --resume keeps the run's unless given")
+    _option(parser, "--seed", type=int, default=0, help="random seed")
+    _option(parser, "--lr", type=float, default=0.002, help="Adam learning rate (G and D)")
+    _option(parser, "--swd-every", type=int, default=1, metavar="TICKS",
+            help="compute SWD, coverage/density/diversity (and --judge) every TICKS ticks "
+                 "(0: never)")
+    _option(parser, "--swd-images", type=int, default=256,
+            help="real and generated images compared by SWD and coverage")
+    _option(parser, "--inception", default=None, metavar="PATH",
+            help="TorchScript feature extractor on disk: adds FID and KID")
+    _option(parser, "--judge", default=None, metavar="CLASSIFIER",
+            help="your classifier (.safetensors from `python -m liveGAN.train.judge`, or "
+                 "TorchScript): reports how many classes the samples cover")
+    _option(parser, "--fit", choices=["crop", "pad"], default="crop",
+            help="make images square by centre-cropping or black padding")
+    _option(parser, "--channel-base", type=int, default=None,
+            help="network width (channels = base / resolution, capped; default: the "
+                 "architecture's)")
+    _option(parser, "--channel-max", type=int, default=None,
+            help="maximum channels (default: the architecture's)")
+    _option(parser, "--ada-target", type=float, default=0.6, help="ADA target for r_t")
+    _option(parser, "--ada-kimg", type=float, default=None,
+            help="ADA speed: kimg for p to go from 0 to 1 (default: a fifth of --kimg, "
+                 "between 4 and 100)")
+    _option(parser, "--threads", type=int, default=None,
+            help="CPU threads for torch (default: torch's choice)")
+    _option(parser, "--no-progress", action="store_true", default=False,
+            help="no progress line")
 
 
 def config_from_args(args):
@@ -65,7 +83,7 @@ def config_from_args(args):
         resume=args.resume, from_model=args.from_model, device=args.device,
         precision=args.precision, seed=args.seed, lr=args.lr, swd_every=args.swd_every,
         swd_images=args.swd_images,
-        inception=args.inception, fit=args.fit, channel_base=args.channel_base,
+        inception=args.inception, judge=args.judge, fit=args.fit, channel_base=args.channel_base,
         channel_max=args.channel_max, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
         threads=args.threads, progress=not args.no_progress)
 

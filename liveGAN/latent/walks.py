@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from liveGAN.latent.exposure import exposure_params
 from liveGAN.params import Param
 
 WALKS = ("noise", "circle", "beats", "still")
@@ -18,7 +19,8 @@ SEED_MAX = 2**31 - 1
 
 
 def walk_params(num_ws: int = 18) -> list[Param]:
-    """The `latent/...` controls every show has: walk speed, truncation, seed and seed steps."""
+    """The `latent/...` controls every show has: walk speed, truncation, seed and seed steps,
+    and how firmly the walk keeps out of the dark (`latent.exposure`)."""
     return [
         Param("latent", "speed", "float", 0.25, 0.0, 4.0, 0.5,
               "latent walk speed, radians of walk phase per second"),
@@ -30,6 +32,7 @@ def walk_params(num_ws: int = 18) -> list[Param]:
               "seed of the latent walk; a change glides to the new walk"),
         Param("latent", "next_seed", "trigger", 0, 0, 1, 0, "glide to the next seed"),
         Param("latent", "prev_seed", "trigger", 0, 0, 1, 0, "glide to the previous seed"),
+        *exposure_params(),
     ]
 
 

@@ -1,17 +1,25 @@
-"""The live controls a loaded model offers: class labels, SG3 pan/rotate/zoom, noise strength.
+"""The live controls a loaded model offers: class labels, SG3 pan/rotate/zoom, noise strength,
+and the latent edits a patch adds: directions, style mixing, bends, a blend with a second model.
 
-Place in the data flow: registry values (`model/...`, `noise/...`) -> **controls** -> the
-generator's buffers and the mapping's class labels. `ModelControls(G).params()` declares what
-this particular model can do, so the OSC tree, docs and patches list exactly that; the frame
-loop calls `apply(values)` and `labels(values, device)` before each frame.
+Place in the data flow: registry values (`model/...`, `noise/...`, `direction/...`, `mix/...`,
+`bend/...`) -> **controls** -> the generator's buffers and weights, the mapping's class labels,
+and W+ between mapping and synthesis. `ModelControls(G, ...).params()` declares what this
+particular model and patch can do, so the OSC tree, docs and patches list exactly that; the
+frame maker calls, each frame:
 
-Buffers are written in place (`fill_`/`copy_`): a CUDA graph captured once replays reading the
-same memory, so a new value must land in the old tensor, never in a new one.
+    controls.apply(values)                      # buffers and weights, in place
+    c = controls.labels(values, device)
+    ws = runtime.mapping(z, c, psi, cutoff)
+    ws = controls.edit_ws(ws, values)           # style mixing, then directions
+    img = runtime.synthesis(ws)
+
+Buffers and weights are written in place (`fill_`/`copy_`): a CUDA graph captured once replays
+reading the same memory, so a new value must land in the old tensor, never in a new one.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 
@@ -48,18 +56,52 @@ def view_matrix(pan_x: float, pan_y: float, rotate_deg: float, zoom: float) -> t
 
 
 class ModelControls:
-    """What a generator offers live, and how those values reach it."""
+    """What a generator offers live, and how those values reach it.
 
-    def __init__(self, G: Any) -> None:
+    The latent edits are optional and come from the patch (each raises LatentConfigError,
+    naming what does not fit, when it does not suit G):
+    - `directions`: live `DirectionSet`s (see `latent.directions.direction_sets`);
+    - `mixing`: True for style mixing with the model's coarse/middle/fine rows, or a mapping of
+      range name -> rows to replace them (`[mixing] coarse = [0, 4]`);
+    - `keyframes`: a KeyframeStore, so `mix/keyframe` can mix from a kept latent;
+    - `bends`: `BendSpec`s (see `latent.bending.parse_bends`), installed as hooks on G;
+    - `blend_with`: a second generator of the same architecture (`model/blend`).
+    Build it after the runtime has moved G (bends and blends hold G's tensors), and before
+    `runtime.warmup()` when bends are used on CUDA (or call `runtime.reset_graphs()`).
+    """
+
+    def __init__(self, G: Any, *, directions: Sequence[Any] = (), mixing: Any = False,
+                 keyframes: Any = None, bends: Sequence[Any] = (),
+                 blend_with: Any = None) -> None:
         self.G = G
         self.c_dim = int(getattr(G, "c_dim", 0) or 0)
         self.input_layer = _input_layer(G) if isinstance(G, torch.nn.Module) else None
         self.noise_layers = noise_gain_layers(G) if isinstance(G, torch.nn.Module) else []
+        self.directions = list(directions)
+        self.keyframes = keyframes
+        self._weights_version = 0
+        self.blend = None
+        if blend_with is not None:
+            from liveGAN.latent.blending import ModelBlend
+
+            self.blend = ModelBlend(G, blend_with)
+        self.mixer = None
+        if mixing:
+            from liveGAN.latent.mixing import StyleMixer, mixing_ranges
+
+            ranges = mixing_ranges(G, mixing if isinstance(mixing, Mapping) else None)
+            self.mixer = StyleMixer(G, ranges, keyframes, lambda: self._weights_version)
+        self.bender = None
+        if bends:
+            from liveGAN.latent.bending import Bender
+
+            self.bender = Bender(G, bends)
         self._params = self._declare()
         self._defaults = {p.key: p.default for p in self._params}
         self._last_noise: tuple | None = None
         self._last_view: tuple | None = None
         self._labels_cache: tuple | None = None
+        self.last_ws: torch.Tensor | None = None
 
     def _declare(self) -> list[Param]:
         params: list[Param] = []
@@ -91,6 +133,14 @@ class ModelControls:
                 params.append(Param("noise", f"layer_{index:02d}", "float", 1.0, 0.0, NOISE_MAX,
                                     smoothing=0.05,
                                     description=f"noise strength of layer {name}"))
+        if self.blend is not None:
+            params += self.blend.params()
+        if self.mixer is not None:
+            params += self.mixer.params()
+        for direction_set in self.directions:
+            params += direction_set.params()
+        if self.bender is not None:
+            params += self.bender.params()
         return params
 
     def params(self) -> list[Param]:
@@ -135,6 +185,37 @@ class ModelControls:
                 if view != self._last_view:
                     self.set_view(*view)
                     self._last_view = view
+            if self.bender is not None:
+                self.bender.apply(values)
+            if self.blend is not None and self.blend.apply(values):
+                self._weights_version += 1   # W mapped before the blend moved is stale now
+
+    def edit_ws(self, ws: torch.Tensor, values: Mapping[str, float]) -> torch.Tensor:
+        """W+ edited for this frame: style mixing, then directions. Returns `ws` itself when
+        no edit is active. The second latent of a conditional model takes this frame's class
+        labels from `values` (as `labels()` gives them)."""
+        if self.mixer is not None and self.mixer.active(values):
+            labels = label_key = None
+            if self.c_dim:
+                # The cached labels and their key: no device read-back to compare them.
+                labels = self.labels(values, ws.device)
+                label_key = self._labels_cache[0]
+            ws = self.mixer.edit(ws, values, labels, label_key)
+        for direction_set in self.directions:
+            ws = direction_set.edit(ws, values)
+        self.last_ws = ws
+        return ws
+
+    def current_ws(self) -> torch.Tensor | None:
+        """W+ of the last frame made (after edits): what `/latent/keep` bookmarks."""
+        return self.last_ws
+
+    def close(self) -> None:
+        """Take bends off G and put its own weights back (a patch without them follows)."""
+        if self.bender is not None:
+            self.bender.remove()
+        if self.blend is not None:
+            self.blend.restore()
 
     def set_view(self, pan_x: float = 0.0, pan_y: float = 0.0, rotate: float = 0.0,
                  zoom: float = 1.0) -> None:

@@ -254,6 +254,12 @@ class GeneratorRuntime:
             self._graphs[key] = graphed
         return graphed(*inputs)
 
+    def reset_graphs(self) -> None:
+        """Forget captured CUDA graphs; the next frame captures again. Needed after a change
+        to what the network computes (bends added or removed), never for new values."""
+        self._graphs.clear()
+        self._last_static = None
+
     # ----------------------------------------------------------------- the per-frame API
     def mapping_static(self, z: torch.Tensor, c: torch.Tensor | None,
                        psi_rows: torch.Tensor) -> torch.Tensor:

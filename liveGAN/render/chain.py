@@ -5,19 +5,39 @@ Place in the data flow: generator -> image textures -> **chain** -> outputs (win
 stage (`shaders/*.glsl`, see `shaders.py` for how an effect is written), and finishes with the
 `fit` stage, which maps the square picture onto the output size and applies the master fade.
 
+Enlarging: a generator frame smaller than the working buffer is blended at its own size, then
+enlarged by the `fit` program itself (stretched, unfaded) with the filter `output/upscale`
+picks (bilinear, bicubic, Lanczos); the `fit` stage uses the same filter when the output is
+larger than the working buffer. So the patch chooses once how every enlargement is done.
+
+Mipmaps: an effect whose source calls `textureLod(u_input, ...)` gets its input with a full
+mipmap chain, built just before the stage runs, and a mipmapping sampler, so
+`textureLod(u_input, vec2(0.5), 20.0)` is the whole frame's mean colour in one fetch (the
+auto-exposure effect reads the picture's brightness this way).
+
 Orientation: generator frames arrive with row 0 = the image's top row (numpy order), which is
 upside down in GL terms. The blend pass turns them over, so every stage and the output
 framebuffer are in plain GL orientation (v_uv.y = 0 at the bottom). Reading the result back:
 `np.flipud(np.frombuffer(fbo.read(), np.uint8).reshape(h, w, 3))` is the picture the right way up.
 
+Watchdog: an edited effect must prove itself before it replaces the last good program. The new
+program draws one frame off-screen, first on 1/64 of the area, then (if that does not already
+show it too slow) at full size, beside the last good program at the same moment; it is rejected,
+with a message naming the file and both costs, when it takes more than `WATCHDOG_FACTOR` times
+the last good program and more than `WATCHDOG_MIN_MS` (on a software rasteriser the cost of a
+plain effect varies a lot with the machine's load: the factor keeps ordinary edits, the floor
+keeps effects that are cheap anyway). A loop that never ends cannot be stopped once drawn:
+drivers give no way to cancel a draw.
+
 GL objects (textures, framebuffers, programs, samplers) are made in the constructor and only
-remade when a shader reloads or `resize` is called, never per frame. Only the frame loop's
-thread, which owns the GL context, may call into a chain.
+remade when a shader reloads, `resize` is called or the generator frame changes size, never
+per frame. Only the frame loop's thread, which owns the GL context, may call into a chain.
 """
 from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -33,6 +53,15 @@ MAX_WORK_SIDE = 2048
 WORK_DTYPE = "f2"
 # Stage names become OSC address parts (/livegan/<stage>/<param>).
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+# The shader watchdog (see the module docstring): an edited program is rejected when a frame of
+# it costs more than WATCHDOG_FACTOR x the last good one and more than WATCHDOG_MIN_MS.
+WATCHDOG_FACTOR = 10.0
+WATCHDOG_MIN_MS = 20.0
+# The first trial draw covers 1/PROBE_SCALE of each side, so a program slow enough to stall
+# the show costs the trial only 1/PROBE_SCALE² of a frame.
+PROBE_SCALE = 8
+# An effect that reads a level of detail of its input wants that input mipmapped.
+_READS_MIPMAPS = re.compile(r"\btextureLod\s*\(\s*u_input\b")
 
 _BLEND_SHADER = """#version 330 core
 uniform sampler2D u_a;
@@ -109,11 +138,25 @@ class _Pass:
             if self._live(sampler):
                 self.program[sampler].value = unit
         self.uses_prev = self._live("u_prev")
+        self.reads_mipmaps = bool(_READS_MIPMAPS.search(effect.source))
         self.history: list = []  # [(texture, framebuffer)] x 2 when uses_prev
         self.current = 0
 
     def _live(self, name: str) -> bool:
         return self.program.get(name, None) is not None
+
+    def value(self, values: Mapping[str, float], name: str) -> float:
+        """The current value of this effect's param `name`: from `values`, else its default."""
+        for spec in self.effect.params:
+            if spec.name == name:
+                return values.get(f"{self.group}/{name}", spec.default)
+        return 0.0
+
+    def set_value(self, name: str, value: float) -> None:
+        """Set uniform `name` on the program, when the driver kept it."""
+        uniform = self.program.get(name, None)
+        if uniform is not None:
+            uniform.value = value
 
     def declared(self) -> list[Param]:
         return self.effect.declared(self.group)
@@ -160,12 +203,16 @@ class ShaderChain:
         self._fit: _Pass | None = None
         self._buffers: list = []
         self._output = None
+        self._small = None  # (texture, framebuffer) at the generator frame's size, for enlarging
+        self.reloaded: dict[str, str] = {}  # effect name -> source, swapped in by check_reload
         self.output_size = (0, 0)
         self.work_size = 0
         self._check_stage_names()
         self._blend_flag = moderngl.BLEND
         self._linear = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR),
                                    repeat_x=False, repeat_y=False)
+        self._mipmapped = ctx.sampler(filter=(moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR),
+                                      repeat_x=False, repeat_y=False)
         self._blend = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=_BLEND_SHADER)
         self._blend["u_a"].value = 0
         self._blend["u_b"].value = 1
@@ -231,7 +278,7 @@ class ShaderChain:
     # -- the public API ------------------------------------------------------------------------
 
     def params(self) -> list[Param]:
-        """Every stage's declared params plus `output/fit`."""
+        """Every stage's declared params plus `output/fit` and `output/upscale`."""
         declared: list[Param] = []
         for stage_pass in self._passes:
             declared.extend(stage_pass.declared())
@@ -254,13 +301,18 @@ class ShaderChain:
 
         target = 0
         texture, fbo = self._buffers[target]
-        fbo.use()
+        upscale = int(round(self._fit.value(values, "upscale")))
+        enlarge = upscale > 0 and min(input_size) < side
+        blend_fbo = self._small_buffer(input_size)[1] if enlarge else fbo
+        blend_fbo.use()
         frame_a.use(0)
         frame_b.use(1)
         self._linear.use(0)
         self._linear.use(1)
         self._mix_uniform.value = float(mix)
         self._blend_vao.render(vertices=3)
+        if enlarge:
+            self._enlarge(values, uniforms, input_size, fbo)
         source = texture
 
         for stage_pass in self._passes:
@@ -278,7 +330,11 @@ class ShaderChain:
             stage_pass.set_uniforms(values, uniforms, (side, side), input_size)
             fbo.use()
             source.use(0)
-            self._linear.use(0)
+            if stage_pass.reads_mipmaps:
+                source.build_mipmaps()
+                self._mipmapped.use(0)
+            else:
+                self._linear.use(0)
             if previous is not None:
                 previous.use(1)
                 self._linear.use(1)
@@ -295,18 +351,46 @@ class ShaderChain:
         self._linear.clear(1)
         return out_fbo
 
-    def check_reload(self) -> bool:
+    def _small_buffer(self, size: tuple[int, int]):
+        """The buffer a small generator frame is blended into before it is enlarged."""
+        if self._small is None or self._small[0].size != tuple(size):
+            self._release_small()
+            texture = self.ctx.texture(tuple(size), 4, dtype=WORK_DTYPE)
+            self._small = (texture, self.ctx.framebuffer(color_attachments=[texture]))
+        return self._small
+
+    def _enlarge(self, values: Mapping[str, float], uniforms: FrameUniforms,
+                 input_size: tuple[int, int], fbo) -> None:
+        """The blended small frame -> `fbo` (the working size) through the fit program with
+        the patch's upscale filter, stretched (the fit stage restores the aspect) and unfaded."""
+        fit = self._fit
+        fit.set_uniforms(values, uniforms, (self.work_size, self.work_size), input_size)
+        fit.set_value("fit", 2)
+        fit.set_value("u_fade", 1.0)
+        fbo.use()
+        self._small[0].use(0)
+        self._linear.use(0)
+        fit.vao.render(vertices=3)
+
+    def sources(self) -> dict[str, str]:
+        """Effect name -> the GLSL source each stage (and `fit`) is running."""
+        return {p.effect.name: p.effect.source for p in [*self._passes, self._fit]}
+
+    def check_reload(self, trial: bool = True) -> bool:
         """Recompile stages whose shader file changed; True when the declared params changed.
 
-        A file that no longer parses or compiles leaves the last good program running and is
-        reported once (file:line), until it changes again. Call this a few times a second at
-        most: it stats every effect file on the search path.
+        A file that no longer parses or compiles, or (with `trial`) a program too slow for the
+        watchdog, leaves the last good program running and is reported once (file:line or the
+        costs), until it changes again. `reloaded` says what was swapped in. Call this a few
+        times a second at most: it stats every effect file on the search path.
         """
         before = self.params()
+        self.reloaded = {}
         for index, stage_pass in enumerate([*self._passes, self._fit]):
-            fresh = self._reloaded(stage_pass)
+            fresh = self._reloaded(stage_pass, trial, is_fit=index == len(self._passes))
             if fresh is None:
                 continue
+            self.reloaded[fresh.effect.name] = fresh.effect.source
             if index < len(self._passes):
                 self._passes[index] = fresh
                 self._make_history(fresh)
@@ -314,7 +398,7 @@ class ShaderChain:
                 self._fit = fresh
         return self.params() != before
 
-    def _reloaded(self, old: _Pass) -> _Pass | None:
+    def _reloaded(self, old: _Pass, trial: bool, is_fit: bool) -> _Pass | None:
         effect_name = old.effect.name
         try:
             path = find_effect(effect_name, self.search_path)
@@ -336,6 +420,13 @@ class ShaderChain:
                                 description=old.effect.description, params=old.effect.params)
             return None
         fresh.stamp = stamp
+        why = self._too_slow(fresh, old, is_fit) if trial else None
+        if why is not None:
+            fresh.release()
+            self.log(f"shader {path}: {why}; keeping the last good version")
+            old.effect = Effect(name=effect_name, path=path, source=old.effect.source,
+                                description=old.effect.description, params=old.effect.params)
+            return None
         if old.history and fresh.uses_prev:
             # Keep the trail through an edit instead of flashing black.
             fresh.history, fresh.current = old.history, old.current
@@ -343,6 +434,64 @@ class ShaderChain:
         old.release()
         self.log(f"reloaded shader {path}")
         return fresh
+
+    # -- the watchdog ---------------------------------------------------------------------------
+
+    def _too_slow(self, fresh: _Pass, old: _Pass, is_fit: bool) -> str | None:
+        """Why `fresh` may not replace `old` (a frame of it costs too much), or None."""
+        size = self.output_size if is_fit else (self.work_size, self.work_size)
+        probe = (max(1, size[0] // PROBE_SCALE), max(1, size[1] // PROBE_SCALE))
+        # A program's first draw includes the driver's compile (llvmpipe compiles lazily):
+        # draw each once on a single pixel before timing.
+        self._costs(fresh, old, (1, 1), again=False)
+        for area, scale in ((probe, PROBE_SCALE * PROBE_SCALE), (size, 1)):
+            new_ms, old_ms = self._costs(fresh, old, area)
+            # A probe's fixed costs are shared by both programs; scaled up they overstate.
+            limit = max(WATCHDOG_FACTOR * old_ms * scale, WATCHDOG_MIN_MS)
+            if new_ms * scale > limit:
+                return (f"too slow: a frame costs about {new_ms * scale:.0f} ms (the last good "
+                        f"version {old_ms * scale:.1f} ms; the limit is {limit:.0f} ms: "
+                        f"{WATCHDOG_FACTOR:g}x the last good version, at least "
+                        f"{WATCHDOG_MIN_MS:g} ms)")
+        return None
+
+    def _costs(self, fresh: _Pass, old: _Pass, size: tuple[int, int], again: bool = True
+               ) -> tuple[float, float]:
+        """Milliseconds of one off-screen frame of `fresh` and of `old` at `size`. Close calls
+        are timed again (the least of three), so one hiccup of a busy machine rejects nothing,
+        while a program far over its limit costs a single trial."""
+        texture = self.ctx.texture(size, 4, dtype=WORK_DTYPE)
+        target = self.ctx.framebuffer(color_attachments=[texture])
+        try:
+            new_ms, old_ms = self._draw_ms(fresh, target), self._draw_ms(old, target)
+            for _ in range(2 if again else 0):
+                ratio = new_ms / max(old_ms, 1e-6)
+                if not 0.25 * WATCHDOG_FACTOR < ratio < 4 * WATCHDOG_FACTOR:
+                    break
+                new_ms = min(new_ms, self._draw_ms(fresh, target))
+                old_ms = min(old_ms, self._draw_ms(old, target))
+            return new_ms, old_ms
+        finally:
+            target.release()
+            texture.release()
+
+    def _draw_ms(self, stage_pass: _Pass, target) -> float:
+        source = self._buffers[0][0]
+        stage_pass.set_uniforms({}, FrameUniforms(), target.size, source.size)
+        target.use()
+        source.use(0)
+        self._linear.use(0)
+        if stage_pass.uses_prev:
+            (stage_pass.history[0][0] if stage_pass.history else self._buffers[1][0]).use(1)
+            self._linear.use(1)
+        self.ctx.finish()
+        started = time.perf_counter()
+        stage_pass.vao.render(vertices=3)
+        self.ctx.finish()
+        elapsed = time.perf_counter() - started
+        self._linear.clear(0)
+        self._linear.clear(1)
+        return 1000.0 * elapsed
 
     def release(self) -> None:
         """Free every GL object the chain made (the frames passed to `render` stay the caller's)."""
@@ -353,17 +502,25 @@ class ShaderChain:
         if self._fit is not None:
             self._fit.release()
             self._fit = None
-        for name in ("_blend_vao", "_blend", "_linear"):
+        for name in ("_blend_vao", "_blend", "_linear", "_mipmapped"):
             obj = getattr(self, name, None)
             if obj is not None:
                 obj.release()
                 setattr(self, name, None)
+
+    def _release_small(self) -> None:
+        if self._small is not None:
+            texture, fbo = self._small
+            fbo.release()
+            texture.release()
+            self._small = None
 
     def _release_buffers(self) -> None:
         for texture, fbo in self._buffers:
             fbo.release()
             texture.release()
         self._buffers = []
+        self._release_small()
         for stage_pass in self._passes:
             for texture, fbo in stage_pass.history:
                 fbo.release()

@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 from liveGAN.params import OSC_PREFIX, Param, ParamError, ParamValues, Registry
 from liveGAN.patch import Patch
-from liveGAN.show.mappings import Mapping
+from liveGAN.show.mappings import Mapping, MappingSet
 
 Action = Callable[[tuple], None]
 
@@ -50,7 +50,7 @@ class _Route:
         """Only the newest value matters (no trigger, no action downstream)."""
         if self.action is not None or (self.param is not None and self.param.kind == "trigger"):
             return False
-        return all(m.param.kind != "trigger" for m in self.mappings)
+        return not any(m.discrete for m in self.mappings)
 
 
 class Control:
@@ -64,8 +64,10 @@ class Control:
             f"{OSC_PREFIX}/toggle": self._toggle,
         }
         self._routes: dict[str, _Route] = {}
-        self._param_sources: list[tuple[str, Mapping]] = []
-        self._stepped: list[Mapping] = []
+        self._mappings = MappingSet((), self.registry)
+        # LFOs (name -> value at a beat) that mappings may take as their source; the show
+        # sets them from the patch (liveGAN.clock.lfo_table).
+        self.lfos: dict[str, Callable[[float], float]] = {}
         self._fired: set[str] = set()
         self.events = 0
 
@@ -100,22 +102,12 @@ class Control:
                 routes.setdefault(f"/{param.key}", _Route()).published = param
             else:
                 routes.setdefault(param.address, _Route()).param = param
-        self._param_sources = []
-        for spec in patch.mappings:
-            target = self.registry.get(spec.target)
-            if target is None or target.readonly:
-                continue
-            mapping = Mapping(spec, target)
-            if spec.source.startswith("/"):
-                routes.setdefault(spec.source, _Route()).mappings.append(mapping)
-            elif spec.source in self.registry:
-                self._param_sources.append((spec.source, mapping))
+        self._mappings = MappingSet(patch.mappings, self.registry, self.lfos)
+        for address, mappings in self._mappings.by_address.items():
+            routes.setdefault(address, _Route()).mappings.extend(mappings)
         for address, action in self.actions.items():
             routes.setdefault(address, _Route()).action = action
         self._routes = routes
-        self._stepped = [m for route in routes.values() for m in route.mappings] + \
-            [m for _, m in self._param_sources]
-        self._stepped = [m for m in self._stepped if m.param.kind != "trigger"]
 
     def address_kinds(self) -> dict[str, str]:
         """Every address the show acts on -> its kind (for sources and the link)."""
@@ -184,26 +176,13 @@ class Control:
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             self.log("mapping value", f"mapping {address}: not a finite number: {value!r}")
             return
-        mapping.receive(float(value))
-        if mapping.param.kind == "trigger" and mapping.shape(float(value)) >= 0.5:
+        if mapping.receive(float(value)):
             self._fired.add(mapping.param.key)
 
-    def step(self, dt: float) -> set[str]:
-        """Feed parameter-sourced mappings, then move mappings and smoothed values one frame;
-        returns the triggers fired this frame (by events and by parameter-sourced mappings)."""
-        current = self.values.current
-        for source, mapping in self._param_sources:
-            value = current[source]
-            if mapping.param.kind == "trigger":
-                # A parameter (an audio beat pulse) fires a trigger on its rising edge.
-                high = mapping.shape(value) >= 0.5
-                if high and not mapping.was_high:
-                    self._fired.add(mapping.param.key)
-                mapping.was_high = high
-            else:
-                mapping.receive(value)
-        for mapping in self._stepped:
-            mapping.step(dt, self.values)
+    def step(self, dt: float, beat: float = 0.0) -> set[str]:
+        """Feed parameter- and LFO-sourced mappings (LFOs at `beat`), then move mappings and
+        smoothed values one frame; returns the triggers fired this frame."""
+        self._mappings.step(dt, self.values, beat, self._fired)
         self.values.step(dt)
         return self._fired
 

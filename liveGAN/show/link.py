@@ -36,6 +36,8 @@ class Snapshot:
     patch: str = ""
     last_changed: str = ""
     presented_at: float = 0.0     # time.perf_counter() when the frame went to the sinks
+    started_at: float = 0.0       # time.perf_counter() at show time 0 (live shows; 0 offline)
+    drained_at: float = 0.0       # time.perf_counter() when its update took the inbox's events
 
 
 class ShowLink:
@@ -47,6 +49,8 @@ class ShowLink:
         self._snapshot = Snapshot()
         self._routes: Mapping[str, str] = MappingProxyType({})
         self._registry = Registry()
+        self._audio = None
+        self._mappings: tuple = ()
 
     # -- the show's side (its own thread) --------------------------------------------------
 
@@ -56,6 +60,10 @@ class ShowLink:
     def set_scene(self, registry: Registry, routes: Mapping[str, str]) -> None:
         self._registry = registry
         self._routes = MappingProxyType(dict(routes))
+
+    def set_mappings(self, mappings) -> None:
+        """The patch's mappings (liveGAN.show.mappings.MappingSpec), for feedback to controllers."""
+        self._mappings = tuple(mappings)
 
     # -- readers ---------------------------------------------------------------------------
 
@@ -67,6 +75,20 @@ class ShowLink:
         """Every address the show acts on now -> its kind (see ADDRESS_KINDS)."""
         return self._routes
 
+    def mappings(self) -> tuple:
+        """The current patch's mappings (replaced, never changed, on a reload or a learn)."""
+        return self._mappings
+
     def registry(self) -> Registry:
         """The current parameter registry (replaced, never changed, on a reload)."""
         return self._registry
+
+    # -- live audio, from the audio input to the sinks that carry sound ----------------------
+
+    def share_audio(self, ring) -> None:
+        """The audio input offers its `liveGAN.pcm.PcmRing` (None when it stops)."""
+        self._audio = ring
+
+    def audio(self):
+        """The live audio input's PcmRing, or None while the show has none."""
+        return self._audio

@@ -32,6 +32,7 @@ class RunOptions:
     offline: bool = False
     watch: bool = True
     progress: bool = False     # a progress bar with ETA on stderr (offline renders)
+    replay: object = None      # a liveGAN.show.performance.Replay to play back (render --replay)
 
 
 @dataclass
@@ -84,9 +85,13 @@ def plan_outputs(patch: Patch, options: RunOptions) -> list[PluginSpec]:
         overrides["display"] = options.display
     if options.fullscreen is not None:
         overrides["fullscreen"] = options.fullscreen
-    if any(s.kind == "window" for s in specs):
-        return [replace(s, options={**s.options, **overrides}) if s.kind == "window" else s
-                for s in specs]
+    windows = [s for s in specs if s.kind == "window"]
+    if windows:
+        # `--display` moves the first window output; the others keep their own displays.
+        return [replace(s, options={**s.options, **(overrides if s is windows[0] else
+                                                    {k: v for k, v in overrides.items()
+                                                     if k != "display"})})
+                if s.kind == "window" else s for s in specs]
     if patch.window:
         window = {"display": patch.display, "fullscreen": patch.fullscreen, **overrides}
         specs.insert(0, PluginSpec("window", window, "output"))

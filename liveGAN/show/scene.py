@@ -49,13 +49,14 @@ def output_params() -> list[Param]:
 
 def scene_registry(num_ws: int, model_params: Iterable[Param] = (),
                    effect_params: Iterable[Param] = (),
-                   source_params: Iterable[Param] = ()) -> Registry:
+                   source_params: Iterable[Param] = (),
+                   sink_params: Iterable[Param] = ()) -> Registry:
     """Every parameter of a scene: the show's own controls, then the model's, the effects',
-    and what the sources publish."""
+    what the sources publish and what the sinks can be set with (a projector's keystone)."""
     registry = Registry(walk_params(num_ws))
     registry.extend(tempo_params())
     registry.extend(output_params())
-    for params in (model_params, effect_params, source_params):
+    for params in (model_params, effect_params, source_params, sink_params):
         registry.extend(params)
     return registry
 
@@ -118,6 +119,7 @@ def patch_registry(patch: Patch, bundle: ModelBundle | None = None, load_model: 
     and every problem found on the way: a model that does not load, an effect that is not
     there, an input that refuses its options. Nothing stops at the first one; when the model
     could not be loaded the registry's `model_missing` is True (its own params are absent)."""
+    from liveGAN.show.sinks import sink_params
     from liveGAN.show.sources import source_params
 
     problems: list[Problem] = []
@@ -132,7 +134,10 @@ def patch_registry(patch: Patch, bundle: ModelBundle | None = None, load_model: 
     problems += effect_problems
     published, source_problems = source_params(patch)
     problems += source_problems
+    settable, sink_problems = sink_params(patch)
+    problems += sink_problems
     registry = scene_registry(bundle.num_ws if bundle else 18,
-                              bundle.controls.params() if bundle else (), effects, published)
+                              bundle.controls.params() if bundle else (), effects, published,
+                              settable)
     registry.model_missing = bundle is None
     return registry, problems

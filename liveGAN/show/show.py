@@ -14,18 +14,22 @@ from pathlib import Path
 from typing import Callable
 
 from liveGAN.clock import FixedClock, RealtimeClock, interval_stats
+from liveGAN.latent.exposure import ExposureGuide
 from liveGAN.latent.walks import SEED_MAX, LatentState
 from liveGAN.log import RateLimitedLog
 from liveGAN.params import OSC_PREFIX, Registry
-from liveGAN.patch import Patch, PatchError, check_params, load_patch
+from liveGAN.patch import ModelSpec, Patch, PatchError, check_params, load_patch
 from liveGAN.show.control import Control
 from liveGAN.show.frames import FrameMaker, LiveFrames, OfflineFrames, Request
 from liveGAN.show.inbox import Inbox
+from liveGAN.show.instrument import Instrument
 from liveGAN.show.link import ShowLink, Snapshot
 from liveGAN.show.options import RunOptions, Summary, plan_inputs, plan_outputs
+from liveGAN.show.performance import PerformanceLog, log_path_for
+from liveGAN.show.preflight import measure_start
 from liveGAN.show.reload import Reloader
 from liveGAN.show.scene import ModelBundle, load_bundle, scene_registry
-from liveGAN.show.sinks import SinkSet
+from liveGAN.show.sinks import SinkSet, sink_params
 from liveGAN.show.sources import SourceSet, source_params
 from liveGAN.show.view import View, build_chain, same_chain
 
@@ -36,23 +40,35 @@ class Show:
     """Plays a patch. `run()` returns a Summary; `stop()` ends it from any thread.
 
     `bundle` replaces the patch's model (benchmarks and tests use a stand-in generator).
+    `patch_path` may be an already read Patch (a replay's, from its performance log).
+    A live show with a recording writes its performance log beside it (`show.performance`);
+    `options.replay` plays one back (liveGAN.show.performance).
     """
 
-    def __init__(self, patch_path: str | Path, options: RunOptions | None = None,
+    def __init__(self, patch_path: str | Path | Patch, options: RunOptions | None = None,
                  print_fn: Callable[[str], None] | None = None,
                  bundle: ModelBundle | None = None) -> None:
         self.options = options or RunOptions()
         self.print = print_fn or (lambda msg: print(msg, flush=True))
         self.log = RateLimitedLog(sink=self.print)
-        self.patch = load_patch(patch_path)
+        self.patch = patch_path if isinstance(patch_path, Patch) else load_patch(patch_path)
         self.bundle = bundle or load_bundle(self.patch.model, self.options.device,
                                             log=lambda m: self.log("model", m))
+        self._bundle_from_patch = bundle is None  # then patch.model.path is its file
+        self.exposure: ExposureGuide | None = None
         self.link = ShowLink(self.log, self.log.say)
         self.inbox = Inbox()
         self.control = Control(self.log)
         self.control.actions[f"{OSC_PREFIX}/quit"] = lambda values: self.stop()
         self.sinks = SinkSet(self.link, self.log, self.log.say)
         self.sources = SourceSet(self.inbox.post, self.link, self.log, self.log.say)
+        # Tempo sources, quantised actions, scenes and learn (their actions go in control).
+        self.instrument = Instrument(self.control, self.link, self.sources, self.log,
+                                     self.log.say,
+                                     rebind=lambda: self._adopt(self.patch, previous=self.patch))
+        self._drained_at = 0.0
+        self.replay = self.options.replay
+        self.performance: PerformanceLog | None = None
         self.clock: FixedClock | None = None
         self.frame_costs: list[float] = []
         self.frames_shown = 0
@@ -96,7 +112,7 @@ class Show:
             self.sources.update(plan_inputs(patch, opts))
             for kind, source in self.sinks.sources():
                 self.sources.add(source, kind)
-            problems = check_params(patch, self._registry(self.bundle, self.view.chain))
+            problems = check_params(patch, self._registry(self.bundle, self.view.chain, patch))
             if problems:
                 raise PatchError(problems)
             self._adopt(patch, previous=None)
@@ -104,18 +120,31 @@ class Show:
                 self.values.set_now("latent/seed", opts.seed)
             bpm = self.values["clock/bpm"]
             self.clock = FixedClock(fps, bpm) if opts.offline else RealtimeClock(fps, bpm)
+            if self.replay is not None:
+                self.clock = self.replay.clock(fps, bpm)
             self.latent = LatentState(patch.walk, self.values.typed("latent/seed"),
                                       self.bundle.z_dim)
             make = FrameMaker(self.bundle.runtime, self.bundle.controls)
+            if not opts.offline:
+                self._preflight(make, fps)
+            self.exposure = self._exposure_guide(
+                self.bundle, patch.model if self._bundle_from_patch else None)
+            if opts.offline and self.values["latent/avoid_dark"] > 0:
+                self.exposure.wait()  # so every frame of a render is steered alike
             self.frames = frames = OfflineFrames(make) if opts.offline \
                 else LiveFrames(make, self.log)
             if opts.watch and not opts.offline:
                 reloader = Reloader(patch.path, patch, opts.device, self.log, self.log.say)
                 reloader.start()
+            self._start_performance_log(fps)
             self._play(reloader)
         finally:
             if reloader is not None:
                 reloader.stop()
+            if self.performance is not None:
+                self.performance.close()
+            if self.exposure is not None:
+                self.exposure.stop()
             self.sources.stop()
             if frames is not None:
                 frames.stop()
@@ -124,6 +153,46 @@ class Show:
                 view.release()  # before a window sink takes its GL context away
             self.sinks.close()
         return self._summary(fps)
+
+    def _start_performance_log(self, fps: float) -> None:
+        """A live show that records also records its performance, beside the first recording
+        (a log that cannot be opened is said once; the show plays on)."""
+        recordings = self.sinks.recordings()
+        if self.options.offline or not recordings:
+            return
+        path = log_path_for(recordings[0])
+        try:
+            self.performance = PerformanceLog(path, self.log.say)
+        except OSError as err:
+            self.log.say(f"performance log {path} is off: {err}")
+            return
+        self.performance.start(self.patch, fps, self.out_size, self.values.typed("latent/seed"),
+                               self.view.chain.sources(),
+                               self.patch.model.path if self._bundle_from_patch else None)
+        self.log.say(f"performance log: {path} (livegan render --replay {path} --out VIDEO)")
+
+    def _preflight(self, make: FrameMaker, fps: float) -> None:
+        """Say once which devices render and generate and what frame rate to expect."""
+        values = self.values
+        request = Request(z=self.latent.walk.position(0.0),
+                          truncation_psi=values["latent/truncation"],
+                          truncation_cutoff=values.typed("latent/truncation_cutoff"),
+                          values=values.snapshot(), noise_mode=self.patch.model.noise_mode)
+        try:
+            report = measure_start(self.view, make, request, self.clock, fps)
+        except Exception as err:  # noqa: BLE001 - a failed timing must not stop the show
+            self.log("preflight", f"start-up timing failed: {type(err).__name__}: {err}")
+            return
+        for line in report.lines():
+            self.print(line)
+
+    def _exposure_guide(self, bundle: ModelBundle, spec: ModelSpec | None) -> ExposureGuide:
+        """The guide that measures, off this thread, which latents of `bundle`'s model render
+        dark; cached by the model file or preset of `spec`, where the model came from."""
+        path = spec.path if spec is not None else None
+        preset = spec.preset if spec is not None else None
+        return ExposureGuide.for_model(bundle.G, bundle.z_dim, self.values["latent/truncation"],
+                                       path, preset, log=lambda m: self.log("exposure", m))
 
     def _summary(self, fps: float) -> Summary:
         clock = self.clock
@@ -139,15 +208,20 @@ class Show:
     def _adopt(self, patch: Patch, previous: Patch | None, bundle: ModelBundle | None = None
                ) -> None:
         """Make `patch` (and `bundle`'s model) the scene: registry, values, address table."""
-        registry = self._registry(bundle or self.bundle, self.view.chain)
+        registry = self._registry(bundle or self.bundle, self.view.chain, patch)
+        self.instrument.adopt(patch)
         self.control.adopt(registry, patch, previous)
         self.inbox.set_continuous(self.control.continuous())
         self.link.set_scene(registry, self.control.address_kinds())
         self.patch = patch
 
-    def _registry(self, bundle: ModelBundle, chain) -> Registry:
+    def _registry(self, bundle: ModelBundle, chain, patch: Patch) -> Registry:
+        published, outputs = self.sources.params(), self.sinks.params()
+        if self.replay is not None:
+            # A replay opens no inputs and no window, yet plays what the live ones declared.
+            published, outputs = source_params(patch)[0], sink_params(patch)[0]
         return scene_registry(bundle.num_ws, bundle.controls.params(), chain.params(),
-                              self.sources.params())
+                              published, outputs)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -186,6 +260,8 @@ class Show:
             return False
         if opts.duration is not None and clock.time >= opts.duration:
             return False
+        if self.replay is not None:
+            self.replay.before_update(self)
         started = time.perf_counter()
         request = self.update(dt)
         self.view_frame(request)
@@ -201,24 +277,35 @@ class Show:
     def update(self, dt: float) -> Request:
         """Inbox -> params -> clock -> latent -> this frame's generator request."""
         control, values, clock = self.control, self.control.values, self.clock
-        control.apply(*self.inbox.drain())
-        fired = control.step(dt)
+        self._drained_at = time.perf_counter()
+        latest, events = self.inbox.drain() if self.replay is None \
+            else self.replay.events(clock.frame)
+        control.apply(latest, events)
+        fired = control.step(dt, clock.tempo.beat)
+        fired = self.instrument.update(fired, values, clock, self.latent)
         seed = values.typed("latent/seed")
         if "latent/next_seed" in fired:
             values.set_target("latent/seed", (seed + 1) % (SEED_MAX + 1))
         if "latent/prev_seed" in fired:
             values.set_target("latent/seed", (seed - 1) % (SEED_MAX + 1))
         if "clock/tap" in fired:
-            bpm = clock.tempo.tap(clock.now())
+            # The frame's time, not the wall clock's: a replay taps at the same moments.
+            bpm = clock.tempo.tap(clock.time)
             if bpm is not None:
                 values.set_now("clock/bpm", bpm)
         clock.tempo.bpm = values["clock/bpm"]
         self.latent.set_seed(values.typed("latent/seed"))
         z = self.latent.advance(dt, values["latent/speed"], clock.tempo.beat)
-        return Request(z=z, truncation_psi=values["latent/truncation"],
-                       truncation_cutoff=values.typed("latent/truncation_cutoff"),
-                       values=values.snapshot(), noise_mode=self.patch.model.noise_mode,
-                       seq=clock.frame)
+        z = self.exposure.steer(z, values["latent/avoid_dark"], dt)
+        request = Request(z=z, truncation_psi=values["latent/truncation"],
+                          truncation_cutoff=values.typed("latent/truncation_cutoff"),
+                          values=values.snapshot(), noise_mode=self.patch.model.noise_mode,
+                          seq=clock.frame)
+        if self.performance is not None:
+            self.performance.frame(clock, latest, events, request, self.exposure)
+        elif self.replay is not None:
+            self.replay.check(clock.frame, request.values, z, clock.tempo.beat, clock.tempo.bpm)
+        return request
 
     def view_frame(self, request: Request) -> None:
         """Generator request -> newest frame -> chain -> sinks; then publish the snapshot."""
@@ -246,15 +333,16 @@ class Show:
             bpm=clock.tempo.bpm, beat=clock.tempo.beat, beat_phase=clock.tempo.beat_phase,
             fps=fps, generator_fps=1.0 / gen_s if gen_s > 0 else 0.0,
             generator_ms=1000.0 * gen_s, seed=self.latent.seed, patch=str(self.patch.path),
-            last_changed=self.values.last_changed, presented_at=time.perf_counter()))
+            last_changed=self.values.last_changed, presented_at=time.perf_counter(),
+            started_at=time.perf_counter() - clock.now() if clock.live else 0.0,
+            drained_at=self._drained_at))
 
     # -- between frames: hot reload -------------------------------------------------------
 
     def _watch(self, reloader: Reloader | None) -> None:
         """A few times a second: shader files (a stat each) and the reloader's offer."""
         try:
-            if self.view.chain.check_reload():
-                self._adopt(self.patch, previous=self.patch)
+            self.reload_shaders()
             offered = reloader.take() if reloader is not None else None
             if offered is not None:
                 self._reload(reloader, *offered)
@@ -262,7 +350,21 @@ class Show:
             self.log("reload", f"patch not reloaded, keeping the last good one: "
                                f"{type(err).__name__}: {err}")
 
-    def _reload(self, reloader: Reloader, patch: Patch, bundle: ModelBundle | None) -> None:
+    def reload_shaders(self, trial: bool = True) -> None:
+        """Recompile the effects whose files changed (a new program proves its speed first
+        unless `trial` is False: a replay takes what the live show took)."""
+        changed = self.view.chain.check_reload(trial=trial)
+        if changed and self.performance is not None:
+            self.performance.edit(self.clock.frame + 1, shaders=changed)
+        if changed:
+            self._adopt(self.patch, previous=self.patch)
+
+    def apply_edit(self, patch: Patch, bundle: ModelBundle | None = None) -> None:
+        """Adopt an edited patch now, as a hot reload does (a replay's edits)."""
+        self._reload(None, patch, bundle)
+
+    def _reload(self, reloader: Reloader | None, patch: Patch, bundle: ModelBundle | None
+                ) -> None:
         """Adopt a re-read patch (and its newly loaded model), or keep the last good one."""
         bundle = bundle or self.bundle
         new_chain = None
@@ -272,7 +374,7 @@ class Show:
             chain = new_chain or self.view.chain
             published, problems = source_params(patch)
             registry = scene_registry(bundle.num_ws, bundle.controls.params(), chain.params(),
-                                      published)
+                                      published, self.sinks.params())
             problems += check_params(patch, registry)
             if problems:
                 raise PatchError(problems)
@@ -287,8 +389,13 @@ class Show:
             self.bundle = bundle
             self.frames.set_make(FrameMaker(bundle.runtime, bundle.controls))
             self.latent = LatentState(patch.walk, self.latent.seed, bundle.z_dim)
+            self.exposure.stop(timeout=0)  # never wait on the show's thread
+            self.exposure = self._exposure_guide(bundle, patch.model)
         self.latent.set_kind(patch.walk)
         self.sources.update(plan_inputs(patch, self.options))
         self._adopt(patch, previous=self.patch, bundle=bundle)
-        reloader.accepted(patch)
+        if reloader is not None:
+            reloader.accepted(patch)
+        if self.performance is not None:
+            self.performance.edit(self.clock.frame + 1, patch=patch)
         self.log.say(f"patch reloaded: {patch.path}")

@@ -13,8 +13,34 @@ from typing import Any, Callable
 
 import numpy as np
 
-from liveGAN.patch import PluginSpec
+from liveGAN.params import Param
+from liveGAN.patch import Patch, PluginSpec, Problem
 from liveGAN.plugins import SINK_GROUP, PluginError, create
+
+
+def sink_params(patch: Patch) -> tuple[list[Param], list[Problem]]:
+    """The settable params the patch's outputs declare (a projector's keystone), and a problem
+    for each output that is not installed or refuses its options (nothing is opened)."""
+    params: list[Param] = []
+    problems: list[Problem] = []
+    for spec in patch.outputs:
+        try:
+            params.extend(_declared(create(SINK_GROUP, spec.kind, spec.options)))
+        except PluginError as err:
+            problems.append(Problem(str(patch.path), spec.where, str(err),
+                                    "an installed output kind with valid options"))
+    return params, problems
+
+
+def _declared(sink: Any) -> list[Param]:
+    """A sink's optional `params()`: settable Params whose values it reads from the show's
+    snapshot (`link.snapshot().values`)."""
+    params = list(sink.params()) if hasattr(sink, "params") else []
+    for param in params:
+        if not isinstance(param, Param) or param.readonly:
+            raise PluginError(f"{type(sink).__name__}.params() must return settable "
+                              f"liveGAN.params.Param objects, got {param!r}")
+    return params
 
 
 class OutputFrame:
@@ -102,6 +128,22 @@ class SinkSet:
     @property
     def count(self) -> int:
         return len(self._sinks)
+
+    def recordings(self) -> list:
+        """Where the open sinks that record to a file write (a sink's `recording` attribute,
+        a Path): the show's performance log goes beside the first."""
+        found = [getattr(sink, "recording", None) for _, sink in self._sinks]
+        return [path for path in found if path is not None]
+
+    def params(self) -> list[Param]:
+        """The settable params of the open sinks (for the show's registry)."""
+        params: list[Param] = []
+        for kind, sink in self._sinks:
+            try:
+                params.extend(_declared(sink))
+            except Exception as err:  # noqa: BLE001 - the output plays on without its params
+                self._log("sink params", f"output {kind}: {err}")
+        return params
 
     # -- every frame -----------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def _free_partial_path(target: Path) -> Path:
     (a leftover from a killed show is somebody's recording: never write over it)."""
     candidate = target.with_name(f"{target.stem}.partial{target.suffix}")
     number = 1
-    while candidate.exists():
+    while os.path.lexists(candidate):
         candidate = target.with_name(f"{target.stem}.partial-{number}{target.suffix}")
         number += 1
     return candidate
@@ -67,9 +67,10 @@ def _free_partial_path(target: Path) -> Path:
 
 def free_path(target: Path) -> Path:
     """`target`, or `<stem>-N<ext>` if something is there already: a recording the user
-    already has is never replaced. The one rule for naming recordings."""
+    already has is never replaced, nor a symbolic link (even one pointing nowhere). The one
+    rule for naming recordings."""
     candidate, number = target, 1
-    while candidate.exists():
+    while os.path.lexists(candidate):
         candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
         number += 1
     return candidate
@@ -124,10 +125,12 @@ class Recorder:
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float,
                  codec: str | None = None, quality: int = 20,
                  log: Callable[[str], None] = print, overwrite: bool = False,
-                 queue_frames: int = 8, preset: str | None = None) -> None:
+                 queue_frames: int = 8, preset: str | None = None,
+                 audio: tuple[int, int] | None = None) -> None:
         import av  # PyAV bundles FFmpeg; imported here so importing the module stays light
 
         self.log = log
+        self.audio = audio  # (sample rate, channels) of an AAC sound track, fed by write_audio
         self.target = Path(path)
         self.path = self.target  # where the finished file ends up (set again by close)
         self.frames_written = 0
@@ -146,7 +149,7 @@ class Recorder:
             raise RecorderError(f"recording {self.target}: folder {folder} does not exist")
         if not os.access(folder, os.W_OK):
             raise RecorderError(f"recording {self.target}: folder {folder} is not writable")
-        if self.target.exists() and not overwrite:
+        if os.path.lexists(self.target) and not overwrite:
             raise RecorderError(f"recording {self.target}: file exists; choose another name "
                                 "or pass overwrite=True")
         width, height = (int(v) for v in size)
@@ -196,6 +199,7 @@ class Recorder:
         self._stream = stream
         self._time_base = stream.codec_context.time_base
         self._av = av
+        self._audio_work: queue.SimpleQueue = queue.SimpleQueue()
 
         # Buffers circulate between write() (fills a free one) and the worker (empties it),
         # so the per-frame path copies but never allocates.
@@ -227,6 +231,12 @@ class Recorder:
             stream.options = _codec_options(codec, quality, float(rate),
                                             self.size[0] * self.size[1], preset)
             stream.codec_context.open()
+            if self.audio is not None:
+                rate, channels = self.audio
+                sound = container.add_stream("aac", rate=rate)
+                sound.layout = "stereo" if channels == 2 else "mono"
+                sound.codec_context.open()
+                self._audio_stream = sound
         except Exception:
             try:
                 container.close()
@@ -310,6 +320,7 @@ class Recorder:
         """Encode queued frames until the end marker (None), then flush and finish the file."""
         while True:
             buffer = self._work.get()
+            self._encode_audio()
             if buffer is None:
                 break
             if self._failed:
@@ -338,11 +349,39 @@ class Recorder:
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
 
+    def write_audio(self, samples: np.ndarray, position: int) -> None:
+        """Queue sound for the track: `samples` (frames x channels float32, kept, not copied)
+        at sample `position` of the file. Never blocks; encoded with the next video frame."""
+        if self.audio is not None and not self._closed:
+            self._audio_work.put((samples, position))
+
+    def _encode_audio(self) -> None:
+        """Encode the queued sound (the worker's side)."""
+        while not self._audio_work.empty():
+            samples, position = self._audio_work.get()
+            if self._failed:
+                continue
+            try:
+                layout = "stereo" if samples.shape[1] == 2 else "mono"
+                frame = self._av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(samples).reshape(1, -1), format="flt", layout=layout)
+                frame.sample_rate = self.audio[0]
+                frame.pts = position
+                frame.time_base = Fraction(1, self.audio[0])
+                for packet in self._audio_stream.encode(frame):
+                    self._container.mux(packet)
+            except Exception as error:  # keep the picture even if the sound fails
+                self.log(f"recording {self.target}: sound track stopped: {error}")
+                self.audio = None
+
     def _finish(self) -> None:
         try:
             if not self._failed:
                 for packet in self._stream.encode(None):
                     self._container.mux(packet)
+                if self.audio is not None:
+                    for packet in self._audio_stream.encode(None):
+                        self._container.mux(packet)
         except Exception as error:
             self.log(f"recording {self.target}: could not flush the encoder: {error}")
         try:
@@ -371,9 +410,8 @@ class Recorder:
             self._discard_partial()
             self.log(f"recording {self.target}: no frames were recorded; no file written")
             return
-        final = self.target if self.overwrite else free_path(self.target)
         try:
-            os.replace(self.partial_path, final)
+            final = self._move_into_place()
         except OSError as error:
             self.log(f"recording {self.target}: could not rename {self.partial_path} "
                      f"({error}); the recording is there")
@@ -381,6 +419,26 @@ class Recorder:
         dropped = f", {self.frames_dropped} dropped" if self.frames_dropped else ""
         self.log(f"recorded {self.frames_written} frames{dropped} to {final}")
         self.path = final
+
+    def _move_into_place(self) -> Path:
+        """Rename the finished `.partial` file to the target, or to the next free name when
+        something appeared at the target during the recording (never over it, unless
+        `overwrite`). A hard link makes "only if nothing is there" one atomic step; where the
+        file system has none, the name is checked just before the rename."""
+        if self.overwrite:
+            os.replace(self.partial_path, self.target)
+            return self.target
+        while True:
+            final = free_path(self.target)
+            try:
+                os.link(self.partial_path, final)
+            except FileExistsError:
+                continue  # taken between the check and the link: try the next name
+            except OSError:
+                os.replace(self.partial_path, final)
+                return final
+            os.unlink(self.partial_path)
+            return final
 
     def _discard_partial(self) -> None:
         try:
@@ -406,8 +464,11 @@ class RecordSink:
 
     Options: `path` (required; .mp4 or .mkv, relative to the patch), `quality` (x264 CRF,
     default 20), `codec` (default libx264; h264_nvenc where there is an NVIDIA encoder),
-    `preset` (the encoder preset, default chosen for real time). A file already at `path` is
-    kept: the recording goes to the next free `<name>-N<ext>`.
+    `preset` (the encoder preset, default chosen for real time), `audio` (true: an AAC sound
+    track of the live audio input, placed at the show time it was heard, see
+    `liveGAN.sinks.record_audio`), `audio_rate` (default 48000) and `audio_channels` (1 or 2,
+    default 2). A file already at `path` is kept: the recording goes to the next free
+    `<name>-N<ext>`.
 
     The file has a constant frame rate against the show's clock: when a live frame comes late,
     the frame before is written again rather than letting the video run fast.
@@ -422,10 +483,23 @@ class RecordSink:
         self.quality = options.pop("quality", 20)
         self.codec = options.pop("codec", None)
         self.preset = options.pop("preset", None)
+        self.audio = options.pop("audio", False)
+        self.audio_rate = options.pop("audio_rate", 48000)
+        self.audio_channels = options.pop("audio_channels", 2)
         self.log: Callable[[str], None] = print
+        self._link = None
+        self.track = None
         if options:
             raise RecorderError(f"record: unknown option(s) {', '.join(sorted(options))} "
-                                "(known: path, quality, codec, preset)")
+                                "(known: path, quality, codec, preset, audio, audio_rate, "
+                                "audio_channels)")
+        if not isinstance(self.audio, bool):
+            raise RecorderError("record: audio must be true or false")
+        if self.audio_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000):
+            raise RecorderError(f"record: audio_rate must be a usual sample rate (44100, "
+                                f"48000, ...), not {self.audio_rate!r}")
+        if self.audio_channels not in (1, 2) or isinstance(self.audio_channels, bool):
+            raise RecorderError("record: audio_channels must be 1 or 2")
         if isinstance(self.quality, bool) or not isinstance(self.quality, int) \
                 or not 0 <= self.quality <= 51:
             raise RecorderError(f"record: quality must be an integer 0..51, not {self.quality!r}")
@@ -438,14 +512,25 @@ class RecordSink:
 
     def connect(self, link) -> None:
         self.log = link.say
+        self._link = link
 
     def open(self, size: tuple[int, int], fps: float) -> None:
         target = free_path(self.target)
         if target != self.target:
             self.log(f"{self.target} exists; recording to {target} instead")
+        sound = (self.audio_rate, self.audio_channels) if self.audio else None
         self.recorder = Recorder(target, size, fps, codec=self.codec, quality=self.quality,
-                                 log=self.log, preset=self.preset)
+                                 log=self.log, preset=self.preset, audio=sound)
+        if sound is not None:
+            from liveGAN.sinks.record_audio import AudioTrack
+
+            self.track = AudioTrack(*sound, log=self.log)
         self._written = 0
+
+    @property
+    def recording(self) -> Path | None:
+        """The file this sink records to (the show writes its performance log beside it)."""
+        return self.recorder.target if self.recorder is not None else None
 
     def send(self, frame) -> None:
         recorder = self.recorder
@@ -455,6 +540,13 @@ class RecordSink:
         for _ in range(copies):
             recorder.write(pixels, block=not frame.realtime)
         self._written += copies
+        if self.track is not None:
+            link = self._link
+            ring = link.audio() if link is not None and frame.realtime else None
+            started_at = link.snapshot().started_at if link is not None else 0.0
+            for samples, position in self.track.pull(ring, started_at,
+                                                     self._written / recorder.fps):
+                recorder.write_audio(samples, position)
 
     def close(self) -> None:
         if self.recorder is not None:

@@ -16,8 +16,19 @@ of garbage costs little; and when the socket never runs dry the thread rests as 
 so a flood cannot take the frame loop's core or keep it waiting for the GIL
 (`bench/osc_flood.py` measures both).
 
-Bundles, nested ones included, are unpacked and their messages applied at once: a live
-instrument has no use for scheduling by time tag.
+Under a burst the newest value of each address wins and old values never queue in front of new
+ones: the thread takes everything waiting in the socket at once and looks at it newest first.
+When that is more than `_BACKLOG_MESSAGES` messages (more than a frame's worth of work), only the
+newest message of each value address (float, int, bool) is read, and datagrams older than the
+newest `_BACKLOG_MESSAGES` messages are skipped as stale, counted in `skipped` and reported once.
+A normal stream of messages is read whole and in order.
+
+Bundles, nested ones included, are unpacked and their messages applied together: at once, or at
+their time tag when it lies ahead (`osc_answers.TimeTags`). Address patterns (`*`, `?`, `[a-z]`,
+`{a,b}`) are expanded over the address table. `/livegan/get`, `/livegan/subscribe`,
+`/livegan/unsubscribe` and `/livegan/probe` are answered from the show's snapshot
+(`osc_answers.Answers`), and `[osc] query_port` serves the namespace over OSCQuery
+(`oscquery.py`).
 """
 from __future__ import annotations
 
@@ -35,6 +46,9 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from liveGAN.log import RateLimitedLog
 from liveGAN.params import Param
+from liveGAN.sources.osc_answers import (
+    REQUESTS, Answers, PatternError, PatternTable, TimeTags, has_pattern, readdress,
+)
 
 ROUTE_KINDS = ("float", "int", "bool", "trigger", "any", "readonly", "action")
 # An action (`/livegan/quit`, and the commands later issues add) takes its own arguments:
@@ -47,17 +61,24 @@ _MAX_DATAGRAM = 65536
 _BUNDLE_HEAD = b"#bundle\x00"
 _BUNDLE_NESTING = 8
 _INT32 = struct.Struct(">i")
-# Ask for a big kernel receive buffer so a burst from a controller survives a frame-loop stall;
-# Linux caps it at net.core.rmem_max.
-_RECEIVE_BUFFER = 4 << 20
+# Ask for a kernel receive buffer that lets a controller's burst survive a frame-loop stall
+# (Linux doubles it, capped at net.core.rmem_max: about 2700 small messages). Not bigger: after
+# a flood everything in it must be read before the newest message, and a 4 MB buffer made
+# that wait twice as long (bench/osc_flood.py, burst).
+_RECEIVE_BUFFER = 1 << 20
 # Under a flood the receive thread would take a whole core and keep the frame loop waiting for
-# the GIL. Every `_CHECK_EVERY` datagrams it looks at how long it has been busy without the
-# socket running dry; past `_BUSY_S` it rests `_REST_RATIO` times that long, so it uses at most
+# the GIL. After each batch it looks at how long it has been busy without the socket running
+# dry; past `_BUSY_S` it rests `_REST_RATIO` times that long, so it uses at most
 # about 1 / (1 + _REST_RATIO) of a core. What arrives meanwhile waits in the socket buffer.
 # Measured with bench/osc_flood.py.
-_CHECK_EVERY = 32
 _BUSY_S = 0.0005
 _REST_RATIO = 1.0
+# At most this many datagrams are taken from the socket in one go (a batch); a batch holding
+# more than _BACKLOG_MESSAGES messages is a backlog (see the module docstring). Reading one
+# message costs about 5 us, so the newest _BACKLOG_MESSAGES cost a few ms: under a frame.
+_BATCH = 4096
+_BACKLOG_MESSAGES = 1024
+_VALUE_KINDS = frozenset(("float", "int", "bool"))
 
 # OSC type tags python-osc can parse, and their names in messages to the user.
 _TAG_NAMES = {
@@ -76,6 +97,7 @@ LOG_UNKNOWN = "osc unknown address"
 LOG_TYPE = "osc wrong type"
 LOG_COUNT = "osc wrong count"
 LOG_MALFORMED = "osc malformed"
+LOG_BACKLOG = "osc backlog"
 
 
 @dataclass(frozen=True)
@@ -135,6 +157,13 @@ class OscServer:
         self._follow: Callable[[], Mapping[str, str]] | None = None
         self._followed = None
         self.received = self.accepted = self.rejected = self.dropped = 0
+        # Under a backlog: older values of an address left out, stale datagrams skipped.
+        self.superseded = self.skipped = 0
+        # Requests that need an answer (get, subscribe, probe; set by OscSource), patterns,
+        # bundles waiting for their time tag.
+        self.answers: Answers | None = None
+        self._patterns = PatternTable()
+        self.timetags = TimeTags(log=self._log_kind)
 
     # ---- control, from the engine's thread ------------------------------------------------------
 
@@ -190,6 +219,11 @@ class OscServer:
         self._thread = None
 
     @property
+    def socket(self) -> socket.socket | None:
+        """The bound UDP socket (answers go out from the port requests came to)."""
+        return self._sock
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -223,47 +257,110 @@ class OscServer:
 
     def _serve(self) -> None:
         sock, wake = self._sock, self._wake_receive
-        recv = sock.recv
-        count, busy_since = 0, time.perf_counter()
+        recvfrom = sock.recvfrom
+        busy_since = None
         while not self._stopping:
+            batch = self.timetags.due() if len(self.timetags) else []
             try:
-                data = recv(_MAX_DATAGRAM)
+                while len(batch) < _BATCH:
+                    data, sender = recvfrom(_MAX_DATAGRAM)
+                    if data[:9] == b"/livegan/" and self.answers is not None \
+                            and data[:data.find(b"\x00")] in REQUESTS:
+                        self.answers.handle(data, sender, time.perf_counter())
+                        continue
+                    batch.append(data)
             except BlockingIOError:
-                select.select((sock, wake), (), (), 1.0)
-                count, busy_since = 0, time.perf_counter()
-                continue
+                pass
             except OSError as err:
                 self.log("osc receive", f"OSC receive failed on port {self.port}: {err}")
                 time.sleep(0.01)
+            if not batch:
+                select.select((sock, wake), (), (), self.timetags.wait_s(1.0))
+                busy_since = None
                 continue
-            self.received += 1
+            if busy_since is None:
+                busy_since = time.perf_counter()
+            self.received += len(batch)
             try:
                 if self._follow is not None:
                     self._refresh_routes()
-                self._datagram(data)
+                self._batch(batch)
             except Exception as err:  # noqa: BLE001 - the show goes on whatever arrives
-                self._reject(LOG_MALFORMED, f"OSC: ignored a datagram that could not be read "
+                self._reject(LOG_MALFORMED, f"OSC: ignored datagrams that could not be read "
                                             f"({type(err).__name__}: {err})")
-            count += 1
-            if count >= _CHECK_EVERY:
-                count = 0
-                busy = time.perf_counter() - busy_since
-                if busy >= _BUSY_S and _REST_RATIO > 0:
-                    time.sleep(busy * _REST_RATIO)
-                    busy_since = time.perf_counter()
+            # Busy since the socket last ran dry: rest as long, so a flood takes at most
+            # about half a core.
+            busy = time.perf_counter() - busy_since
+            if busy >= _BUSY_S and _REST_RATIO > 0:
+                time.sleep(busy * _REST_RATIO)
+                busy_since = time.perf_counter()
 
-    def _datagram(self, data: bytes) -> None:
-        head = data[:1]
-        if head == b"/":
-            self._message(data)
-        elif head == b"#" and data.startswith(_BUNDLE_HEAD):
-            messages = self._unbundle(data)
-            if messages is not None:
+    def _batch(self, batch: list[bytes]) -> None:
+        """Read the datagrams taken from the socket in one go, oldest first.
+
+        They are unpacked newest first up to `_BACKLOG_MESSAGES` messages; within that budget
+        everything is read in order. Past it the batch is a backlog: older datagrams are
+        skipped as stale and only the newest message of each value address is read.
+        """
+        newest_first: list[list[bytes]] = []
+        count = 0
+        for index in range(len(batch) - 1, -1, -1):
+            if count > _BACKLOG_MESSAGES:
+                self._skip_stale(index + 1)
+                break
+            messages = self._messages(batch[index])
+            newest_first.append(messages)
+            count += len(messages)
+        if count <= _BACKLOG_MESSAGES:
+            for messages in reversed(newest_first):
                 for message in messages:
-                    self._message(message)
-        else:
-            self._reject(LOG_MALFORMED, f"OSC: ignored a {len(data)}-byte datagram that is "
-                                        f"neither a message nor a bundle: {_preview(data)}")
+                    self._read(message)
+            return
+        routes, seen, kept = self._routes, set(), []
+        for messages in newest_first:
+            for message in reversed(messages):
+                raw = message[:message.find(b"\x00")]
+                route = routes.get(raw)
+                if route is not None and route[1] in _VALUE_KINDS:
+                    if raw in seen:
+                        self.superseded += 1
+                        continue
+                    seen.add(raw)
+                kept.append(message)
+        for message in reversed(kept):
+            self._read(message)
+
+    def _skip_stale(self, count: int) -> None:
+        self.skipped += count
+        self.log(LOG_BACKLOG, f"OSC: a burst left more than {_BACKLOG_MESSAGES} messages "
+                              f"waiting; skipped {count} older datagrams so that the newest "
+                              f"values apply at once ({self.skipped} so far)")
+
+    def _read(self, message: bytes) -> None:
+        """Post one message; a datagram `_messages` passed on whole is refused here, in order."""
+        try:
+            if message[:1] == b"/":
+                self._message(message)
+            elif message.startswith(_BUNDLE_HEAD):
+                self._unbundle(message)  # a broken bundle: says what is wrong
+            else:
+                self._reject(LOG_MALFORMED, f"OSC: ignored a {len(message)}-byte datagram "
+                                            f"that is neither a message nor a bundle: "
+                                            f"{_preview(message)}")
+        except Exception as err:  # noqa: BLE001 - the show goes on whatever arrives
+            self._reject(LOG_MALFORMED, f"OSC: ignored a message that could not be read "
+                                        f"({type(err).__name__}: {err})")
+
+    def _messages(self, data: bytes) -> list[bytes]:
+        """The messages in one datagram: itself, or a bundle's (none yet when its time tag lies
+        ahead: it waits in `timetags`). A datagram that is neither, or a broken bundle, comes
+        back whole, for `_read` to refuse in its turn."""
+        if data.startswith(_BUNDLE_HEAD):
+            messages: list[bytes] = []
+            if _collect_messages(data, 0, messages):
+                return [data]
+            return [] if self.timetags.hold(data) else messages
+        return [data]
 
     def _unbundle(self, data: bytes) -> list[bytes] | None:
         """The messages in a bundle and the bundles inside it, in order, or None (reported).
@@ -285,7 +382,10 @@ class OscServer:
             return
         route = self._routes.get(data[:end])
         if route is None:
-            self._unknown(data[:end])
+            if has_pattern(data[:end]):
+                self._pattern(data, end)
+            else:
+                self._unknown(data[:end])
             return
         address, kind = route
         # Type tags start at the next 4-byte boundary after the address's NUL; OSC 1.0 lets
@@ -388,6 +488,25 @@ class OscServer:
             return 1.0 if number >= 0.5 else 0.0
         return number
 
+    def _pattern(self, data: bytes, end: int) -> None:
+        """A message to an address pattern: the same message to every address it matches."""
+        try:
+            found = self._patterns.expand(data[:end], self._routes)
+        except (PatternError, UnicodeDecodeError) as err:
+            self._reject(LOG_MALFORMED, f"OSC: ignored the malformed pattern "
+                                      f"{_preview(data[:end], 80)}: {err}")
+            return
+        if not found:
+            self._reject(LOG_UNKNOWN, f"OSC {_shorten(data[:end].decode('utf-8', 'replace'))}: "
+                                      "the pattern matches no address")
+            return
+        for address in found:
+            if self._routes.get(address, ("", ""))[1] != "action":  # commands take no patterns
+                self._message(readdress(data, end, address))
+
+    def _log_kind(self, kind: str, message: str) -> None:
+        self.log(kind, message)
+
     def _unknown(self, raw_address: bytes) -> None:
         try:
             address = raw_address.decode("utf-8")
@@ -409,17 +528,24 @@ class OscSource:
     """OSC over UDP from TouchOSC, TouchDesigner, Max, Pd (`[[inputs]] kind = "osc"`).
 
     Options: `port` (default 9000; 0 picks a free one), `host` (default "127.0.0.1";
-    "0.0.0.0" listens on the network too). Every parameter is `/livegan/<group>/<name>`;
-    `livegan osc list PATCH` prints the address space.
+    "0.0.0.0" listens on the network too), `query_port` (serve OSCQuery over HTTP and
+    WebSocket on this port and advertise it with zeroconf; 0 picks a free one; default off).
+    Every parameter is `/livegan/<group>/<name>`; `livegan osc list PATCH` prints the address
+    space.
     """
 
     def __init__(self, options: dict) -> None:
         options = dict(options)
         self.requested_port = options.pop("port", 9000)
         self.host = options.pop("host", "127.0.0.1")
+        self.query_port = options.pop("query_port", None)
         if options:
             raise ValueError(f"osc: unknown option(s) {', '.join(sorted(options))} "
-                             "(known: port, host)")
+                             "(known: port, host, query_port)")
+        query = self.query_port
+        if query is not None and (isinstance(query, bool) or not isinstance(query, int)
+                                  or not 0 <= query <= 65535):
+            raise ValueError(f"osc: query_port must be an integer 0..65535, not {query!r}")
         port = self.requested_port
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"osc: port must be an integer 0..65535, not {port!r}")
@@ -427,6 +553,8 @@ class OscSource:
             raise ValueError(f"osc: host must be an address like \"127.0.0.1\", not "
                              f"{self.host!r}")
         self.server: OscServer | None = None
+        self.answers: Answers | None = None
+        self.query = None
         self._link = None
 
     def params(self) -> list:
@@ -443,12 +571,32 @@ class OscSource:
         server.start()  # raises OSError when the port is taken: the show says so
         self.server = server
         if self._link is not None:
+            self.answers = Answers(server.socket, self._link, log)
+            self.answers.start()
+            server.answers = self.answers
             self._link.say(f"OSC listening on {self.host}:{server.port}")
+            if self.query_port is not None:
+                from liveGAN.sources.oscquery import OscQueryServer
+
+                self.query = OscQueryServer(self._link, self.host, self.query_port,
+                                            server.port, log)
+                try:
+                    self.query.start()
+                except OSError as err:
+                    self.query = None
+                    self._link.say(f"OSCQuery is off: port {self.query_port} ({err})")
 
     def stop(self) -> None:
+        if self.query is not None:
+            self.query.stop()
+            self.query = None
         if self.server is not None:
+            self.server.answers = None
             self.server.stop()
             self.server = None
+        if self.answers is not None:
+            self.answers.stop()
+            self.answers = None
 
     @property
     def port(self) -> int | None:

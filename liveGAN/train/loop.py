@@ -21,7 +21,6 @@ import contextlib
 import copy
 import gc
 import json
-import math
 import os
 import signal
 import sys
@@ -38,6 +37,7 @@ from liveGAN.train.data import BatchSampler, prepare
 from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
 from liveGAN.train.loss import (default_gamma, fake_loss, generator_loss, r1_penalty,
                                 real_loss)
+from liveGAN.train.progress import Progress, ThroughputWatch
 
 
 @dataclass
@@ -67,10 +67,11 @@ class TrainConfig:
     r1_interval: int = 16
     style_mixing: float = 0.9
     ada_target: float = 0.6
-    ada_kimg: float = 100.0
+    ada_kimg: float | None = None       # None: tied to the run's length (default_ada_kimg)
     swd_every: int = 1                  # ticks between SWD evaluations (0: never)
     swd_images: int = 256
     inception: str | None = None
+    judge: str | None = None            # a classifier file: class coverage of the samples
     fit: str = "crop"
     channel_base: int | None = None     # None: the architecture's default
     channel_max: int | None = None
@@ -82,6 +83,30 @@ class TrainConfig:
 
 class TrainError(Exception):
     """A run that cannot start or continue; the message says why."""
+
+
+def default_ada_kimg(total_kimg: float) -> float:
+    """How many kimg ADA's p needs to go from 0 to 1, from the planned length of the run.
+
+    StyleGAN2-ADA's fixed 500 kimg (100 here before) suits runs of thousands of kimg; in a
+    30 kimg run it lets p reach only 0.3, long after D has memorised a small set. A fifth of
+    the run (at least 4, at most 100 kimg) lets p answer within the first few kimg.
+    """
+    return float(min(max(total_kimg / 5, 4.0), 100.0))
+
+
+@dataclass
+class Evaluators:
+    """What rank 0 measures at a metrics tick (each None when off)."""
+
+    swd: object = None
+    inception: object = None
+    diversity: object = None
+    judge: object = None
+
+    @property
+    def any(self) -> bool:
+        return any(e is not None for e in (self.swd, self.inception, self.diversity, self.judge))
 
 
 # ---- set-up helpers -------------------------------------------------------------------------
@@ -219,33 +244,6 @@ def write_patch(run_dir: Path) -> Path:
     return write_text(run_dir / "patch.toml", text)
 
 
-class _Progress:
-    """One terminal line, redrawn at most twice a second: kimg, images/s, ETA, losses, aug p."""
-
-    def __init__(self, enabled: bool, total_kimg: float) -> None:
-        self.enabled, self.total = enabled, total_kimg
-        self.last = 0.0
-        self.tty = sys.stderr.isatty()
-
-    def update(self, kimg: float, rate: float, losses: dict, p: float, force=False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not force and now - self.last < (0.5 if self.tty else 30)):
-            return
-        self.last = now
-        eta = (self.total - kimg) * 1000 / rate if rate > 0 else float("inf")
-        eta_text = time.strftime("%H:%M:%S", time.gmtime(eta)) if math.isfinite(eta) else "--"
-        text = (f"kimg {kimg:8.3f}/{self.total:g} | {rate:6.1f} img/s | ETA {eta_text} | "
-                f"G {losses.get('loss_G', float('nan')):.3f} "
-                f"D {losses.get('loss_D', float('nan')):.3f} | aug p {p:.3f}")
-        # On a terminal the line is redrawn in place; in a log file each update is its own line.
-        print(("\r" + text + "   ") if self.tty else text, end="" if self.tty else "\n",
-              file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            print(file=sys.stderr, flush=True)
-
-
 # ---- the run ----------------------------------------------------------------------------------
 
 def train(cfg: TrainConfig, log=None) -> int:
@@ -280,7 +278,8 @@ def train(cfg: TrainConfig, log=None) -> int:
             raise TrainError(f"--resume: no readable checkpoint in {out / 'checkpoints'}")
         path, resume_state = found
         saved = dict(resume_state["config"])
-        for key in ("kimg", "tick", "device", "precision", "progress", "swd_every", "threads"):
+        for key in ("kimg", "tick", "device", "precision", "progress", "swd_every", "threads",
+                    "judge"):
             if key != "precision" or cfg.precision is not None:
                 saved[key] = getattr(cfg, key)   # these may change between sessions
         saved["resume"] = True
@@ -326,11 +325,15 @@ def train(cfg: TrainConfig, log=None) -> int:
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.0, 0.99), eps=1e-8)
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr * ratio, betas=(0.0, 0.99 ** ratio),
                              eps=1e-8)
-    aug = augment_mod.build_augment(cfg.aug, cfg.ada_target, cfg.ada_kimg).to(device)
+    ada_kimg = cfg.ada_kimg if cfg.ada_kimg is not None else default_ada_kimg(cfg.kimg)
+    aug = augment_mod.build_augment(cfg.aug, cfg.ada_target, ada_kimg).to(device)
     gamma = cfg.gamma if cfg.gamma is not None else default_gamma(cfg.res, cfg.batch)
     ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
 
     cur_nimg, batch_idx, tick = 0, 0, 0
+    # How often the lazy schedules actually ran: they travel in checkpoints, so a resumed run
+    # can be checked against the batches it counted.
+    counters = {"r1_steps": 0, "ada_updates": 0}
     if resume_state is not None:
         G.load_state_dict(resume_state["G"])
         D.load_state_dict(resume_state["D"])
@@ -340,6 +343,7 @@ def train(cfg: TrainConfig, log=None) -> int:
         aug.load_state(resume_state["augment"])
         cur_nimg, batch_idx, tick = (int(resume_state["cur_nimg"]),
                                      int(resume_state["batch_idx"]), int(resume_state["tick"]))
+        counters.update(resume_state.get("counters") or {})
         if rank == 0:
             torch.set_rng_state(resume_state["rng"]["torch"])
             sampler.set_state(resume_state["rng"]["data"])
@@ -348,7 +352,7 @@ def train(cfg: TrainConfig, log=None) -> int:
 
     # -- what rank 0 writes: config, reals grid, SWD reference, fixed sample latents ------------
     history: list[dict] = []
-    swd = inception = None
+    evals = Evaluators()
     grid_g = torch.Generator().manual_seed(cfg.seed + 12345)
     grid_z = torch.randn(cfg.grid, G.z_dim, generator=grid_g).to(device)
     if rank == 0:
@@ -358,7 +362,11 @@ def train(cfg: TrainConfig, log=None) -> int:
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
         history = _read_history(out / "metrics.jsonl", cur_nimg)
         saved_row = json.loads(resume_state.get("metrics_row") or "{}") if resume_state else {}
-        if saved_row and (not history or history[-1].get("kimg", 0) * 1000 < cur_nimg - 0.5):
+        # The checkpoint's row is missing from the file only when it is newer than the file's
+        # last row (a kill between checkpoint and metrics line). A checkpoint written by a stop
+        # between ticks carries the last tick's row, which the file already has.
+        if saved_row and (not history or history[-1].get("kimg", 0)
+                          < saved_row.get("kimg", 0) - 0.0005):
             history.append(saved_row)
             write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         n_ref = min(cfg.swd_images, len(data.images))
@@ -367,12 +375,22 @@ def train(cfg: TrainConfig, log=None) -> int:
         reals = reals.permute(0, 3, 1, 2).float() / 127.5 - 1
         plots.save_grid(out / "samples" / "reals.png", reals[: cfg.grid])
         if cfg.swd_every > 0:
-            swd = metrics.SWD(reals, per_image=32, directions=128)
+            from liveGAN.train.diversity import Diversity
+
+            evals.swd = metrics.SWD(reals, per_image=32, directions=128)
+            evals.diversity = Diversity(reals)
         if cfg.inception:
             try:
-                inception = metrics.InceptionMetrics(cfg.inception, reals, device)
+                evals.inception = metrics.InceptionMetrics(cfg.inception, reals, device)
             except ValueError as err:
                 raise TrainError(f"--inception: {err}") from None
+        if cfg.judge:
+            from liveGAN.train.judge import ClassCoverage, JudgeError, load_judge
+
+            try:
+                evals.judge = ClassCoverage(load_judge(cfg.judge))
+            except JudgeError as err:
+                raise TrainError(f"--judge: {err}") from None
         write_patch(out)
 
     # -- signals: SIGINT/SIGTERM finish the step, write a checkpoint and exit 0 -----------------
@@ -400,13 +418,20 @@ def train(cfg: TrainConfig, log=None) -> int:
     tick_start_time = time.monotonic()
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
-    progress = _Progress(cfg.progress and rank == 0, cfg.kimg)
+    progress = Progress(cfg.progress and rank == 0, cfg.kimg)
+    if history:
+        progress.set_metrics(history[-1])
+    watch = ThroughputWatch() if rank == 0 and device.type == "cpu" else None
     rate = 0.0
     if rank == 0:
         log(f"training {arch} {cfg.res}x{cfg.res}, batch {cfg.batch} ({world} process(es)"
             f"{', DistributedDataParallel' if world > 1 else ''}), "
-            f"aug {cfg.aug}, gamma {gamma:.4g}, device {device}"
+            f"aug {cfg.aug}{f' (p from 0 to 1 in {ada_kimg:g} kimg)' if cfg.aug == 'ada' else ''}"
+            f", gamma {gamma:.4g}, device {device}"
             f"{' (bf16 autocast)' if use_amp else ''}, until kimg {cfg.kimg:g}")
+        busy = _busy_cpu_note(device)
+        if busy:
+            log(busy)
 
     def add(name, value):
         sums[name] = sums.get(name, 0.0) + float(value)
@@ -461,6 +486,7 @@ def train(cfg: TrainConfig, log=None) -> int:
                 r1 = r1_penalty(real, real_logits)
                 (loss_real + r1 * (gamma / 2) * cfg.r1_interval).backward()
                 add("r1", r1.item())
+                counters["r1_steps"] += 1
             else:
                 loss_real.backward()
             D.requires_grad_(False)
@@ -490,6 +516,7 @@ def train(cfg: TrainConfig, log=None) -> int:
                     torch.distributed.all_reduce(s)
                     aug._signs_sum, aug._signs_count = float(s[0]), int(s[1])
                 rt = aug.update(cfg.batch)
+                counters["ada_updates"] += 1
                 if rt is not None:
                     add("ada_rt", rt)
 
@@ -499,6 +526,10 @@ def train(cfg: TrainConfig, log=None) -> int:
             rate = (cur_nimg - tick_start_nimg) / max(elapsed, 1e-6)
             progress.update(cur_nimg / 1000, rate, {k: sums[k] / counts[k] for k in sums},
                             aug.p)
+            if watch is not None:
+                warning = watch.step(cur_nimg)
+                if warning:
+                    progress.message(warning)
 
             # Tick: metrics, samples, checkpoint, model.
             if cur_nimg >= tick_start_nimg + tick_nimg or cur_nimg >= total_nimg:
@@ -508,9 +539,17 @@ def train(cfg: TrainConfig, log=None) -> int:
                        "img_per_s": rate, "sec_per_tick": elapsed, "gamma": gamma}
                 if rank == 0:
                     _tick_outputs(cfg, out, row, tick, G, D, G_ema, opt_G, opt_D, aug, sampler,
-                                  cur_nimg, batch_idx, arch, g_kwargs, grid_z, swd, inception,
+                                  cur_nimg, batch_idx, counters, arch, g_kwargs, grid_z, evals,
                                   history, device)
+                    progress.set_metrics(row)
                     progress.update(cur_nimg / 1000, rate, row, aug.p, force=True)
+                    from liveGAN.train.diversity import collapse_warning
+
+                    warning = collapse_warning(row)
+                    if warning:
+                        progress.message(warning)
+                    if watch is not None:
+                        watch.skip(cur_nimg)
                 if world > 1:
                     torch.distributed.barrier()
                 sums.clear()
@@ -526,7 +565,7 @@ def train(cfg: TrainConfig, log=None) -> int:
         last = ckpt.list_checkpoints(out)
         if not last or not last[-1].name.endswith(f"{cur_nimg:012d}.pt"):
             _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx,
-                      tick, arch, g_kwargs, history, device)
+                      counters, tick, arch, g_kwargs, history, device)
         log(f"{exit_reason} at kimg {cur_nimg / 1000:.3f}: {out / 'model.safetensors'}")
     if world > 1:
         # DDP's averaged gradients keep every rank's weights identical; check it once at the end.
@@ -564,24 +603,37 @@ def _read_history(path: Path, cur_nimg: int) -> list[dict]:
     return rows
 
 
-def _checkpoint_state(cfg, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, tick,
-                      arch, g_kwargs, device) -> dict:
+def _busy_cpu_note(device: torch.device) -> str | None:
+    """A note at start when other programs already load the CPU: expect a slow run."""
+    if device.type != "cpu" or not hasattr(os, "getloadavg"):
+        return None
+    load, cores, threads = os.getloadavg()[0], os.cpu_count() or 1, torch.get_num_threads()
+    if load <= cores:
+        return None
+    advice = "; --threads 1 and nice help" if threads > 1 else ""
+    return (f"note: load average {load:.1f} on {cores} cores before training starts; this run "
+            f"shares the CPU (torch uses {threads} thread(s){advice})")
+
+
+def _checkpoint_state(cfg, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, counters,
+                      tick, arch, g_kwargs, device) -> dict:
     return {
         "format": 1, "arch": arch, "G_kwargs": g_kwargs, "config": asdict(cfg),
         "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
         "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "augment": aug.state(),
         "cur_nimg": int(cur_nimg), "batch_idx": int(batch_idx), "tick": int(tick),
+        "counters": dict(counters),
         "rng": {"torch": torch.get_rng_state(), "data": sampler.state(),
                 "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
     }
 
 
-def _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, tick,
-              arch, g_kwargs, history, device) -> None:
+def _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, counters,
+              tick, arch, g_kwargs, history, device) -> None:
     from liveGAN.models.formats.native import save_native
 
     state = _checkpoint_state(cfg, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx,
-                              tick, arch, g_kwargs, device)
+                              counters, tick, arch, g_kwargs, device)
     last = history[-1] if history else {}
     # The tick's metrics row travels in the checkpoint too: a kill between the checkpoint and
     # the metrics.jsonl line must not leave a hole in the history after --resume.
@@ -589,12 +641,13 @@ def _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch
     ckpt.save_checkpoint(out, state, cur_nimg)
     meta = {"training": {"kimg": round(cur_nimg / 1000, 3), "data": str(cfg.data),
                          "res": cfg.res, "aug": cfg.aug,
-                         "swd": last.get("swd"), "made_by": "livegan train"}}
+                         "swd": last.get("swd"), "coverage": last.get("coverage"),
+                         "made_by": "livegan train"}}
     save_native(out / "model.safetensors", G_ema, arch, g_kwargs, meta)
 
 
 def _tick_outputs(cfg, out, row, tick, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg,
-                  batch_idx, arch, g_kwargs, grid_z, swd, inception, history, device) -> None:
+                  batch_idx, counters, arch, g_kwargs, grid_z, evals, history, device) -> None:
     """Rank 0 at the end of a tick: samples, metrics, checkpoint, model, curves."""
     from liveGAN.train import plots
 
@@ -603,21 +656,26 @@ def _tick_outputs(cfg, out, row, tick, G, D, G_ema, opt_G, opt_D, aug, sampler, 
     # Named by kimg with three decimals, so short ticks (< 1 kimg) do not overwrite each other.
     plots.save_grid(out / "samples" / f"fakes{cur_nimg / 1000:010.3f}.png", images)
     plots.save_grid(out / "samples" / "latest.png", images)
-    if swd is not None or inception is not None:
-        want_swd = swd is not None and (tick % max(cfg.swd_every, 1) == 0)
-        if want_swd or inception is not None:
-            fakes = _generate(G_ema, swd.count if swd is not None else 256, device,
-                              seed=cfg.seed + 999)
-            if want_swd:
-                row.update({k: round(v, 4) for k, v in swd.distance(fakes).items()})
-            if inception is not None:
-                row.update(inception.distance(fakes))
+    # SWD, coverage and the judge share a schedule and one set of generated images.
+    due = evals.swd is not None and tick % max(cfg.swd_every, 1) == 0
+    if due or evals.inception is not None or (evals.judge is not None and cfg.swd_every == 0):
+        count = evals.swd.count if evals.swd is not None else 256
+        fakes = _generate(G_ema, count, device, seed=cfg.seed + 999)
+        if due:
+            row.update({k: round(v, 4) for k, v in evals.swd.distance(fakes).items()})
+            row.update({k: round(v, 4) for k, v in evals.diversity.measure(fakes).items()})
+        if evals.inception is not None:
+            row.update(evals.inception.distance(fakes))
+        if evals.judge is not None:
+            row.update({k: round(v, 4) if isinstance(v, float) else v
+                        for k, v in evals.judge.measure(fakes).items()})
+            row["num_classes"] = evals.judge.num_classes
     row["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     history.append(row)
     # The checkpoint first, then the metrics line: after a kill, a line never describes
     # a state that cannot be resumed.
-    _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, tick,
-              arch, g_kwargs, history, device)
+    _save_all(cfg, out, G, D, G_ema, opt_G, opt_D, aug, sampler, cur_nimg, batch_idx, counters,
+              tick, arch, g_kwargs, history, device)
     with open(out / "metrics.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
     plots.draw_curves(history, out / "curves.png")

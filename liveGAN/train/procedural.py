@@ -129,8 +129,8 @@ def _flow_lines(res, rng):
     return _splat_glow(np.concatenate(xs), np.concatenate(ys), res, rng, widths=(0.5, 1.5, 4.0))
 
 
-def make_image(res: int, rng: np.random.Generator) -> np.ndarray:
-    """One procedural image, uint8 [res, res, 3]."""
+def make_classic(res: int, rng: np.random.Generator) -> np.ndarray:
+    """One image of the first default model's set (glow on black), uint8 [res, res, 3]."""
     lin = np.linspace(-1, 1, res)
     x, y = np.meshgrid(lin, lin)
     zoom = rng.uniform(0.8, 1.3)
@@ -163,6 +163,137 @@ def make_image(res: int, rng: np.random.Generator) -> np.ndarray:
     image = 1 - np.exp(-1.6 * np.maximum(image, 0))
     image = image / max(image.max(), 1e-6) if image.max() > 1 else image
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+# ---- the vivid style: bold colour fields and shapes, bright from edge to edge ---------------
+
+def _warped(x, y, rng, warp: float, base: float, octaves: int = 3):
+    """A domain-warped smooth field, roughly in [-1, 1]: marbled, organic variation."""
+    wx = x + warp * _fourier_noise(x, y, rng, octaves=2, base=base * 0.7)
+    wy = y + warp * _fourier_noise(x, y, rng, octaves=2, base=base * 0.7)
+    return _fourier_noise(wx, wy, rng, octaves=octaves, base=base)
+
+
+def _smoothstep(edge0: float, edge1: float, v: np.ndarray) -> np.ndarray:
+    t = np.clip((v - edge0) / (edge1 - edge0), 0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def _blobs(x, y, rng):
+    """Metaballs: a few soft bodies that merge where they meet, with a glowing rim."""
+    field = np.zeros_like(x)
+    for _ in range(rng.integers(3, 8)):
+        cx, cy = rng.uniform(-0.7, 0.7, 2)
+        field += rng.uniform(0.02, 0.09) / (np.square(x - cx) + np.square(y - cy) + 0.01)
+    level = rng.uniform(0.8, 1.6)
+    body = _smoothstep(level * 0.85, level * 1.15, field)
+    rim = np.exp(-np.square((field - level) / (0.25 * level)))
+    return np.clip(body * 0.85 + rim * 0.6, 0, 1.2), field / (field.max() + 1e-6)
+
+
+def _marble(x, y, rng):
+    """Bands bent by a warped field, like marble or agate."""
+    angle = rng.uniform(0, TAU)
+    freq = rng.uniform(3, 9)
+    f = _warped(x, y, rng, rng.uniform(0.3, 1.0), rng.uniform(1.0, 2.5))
+    phase = freq * (np.cos(angle) * x + np.sin(angle) * y) + rng.uniform(2, 6) * f
+    bands = 0.5 + 0.5 * np.sin(phase)
+    return bands ** rng.uniform(0.7, 2.5), phase / TAU
+
+
+def _bold_rings(x, y, rng):
+    """Thick concentric rings, wobbled, with soft glow between them."""
+    r = np.hypot(x - rng.uniform(-0.3, 0.3), y - rng.uniform(-0.3, 0.3))
+    r = r + rng.uniform(0.03, 0.15) * _fourier_noise(x, y, rng, octaves=2, base=rng.uniform(2, 4))
+    spacing = rng.uniform(0.12, 0.3)
+    wave = 0.5 + 0.5 * np.cos(TAU * r / spacing + rng.uniform(0, TAU))
+    return wave ** rng.uniform(1.0, 4.0) * np.exp(-r * rng.uniform(0.0, 1.2)), r * 1.5
+
+
+def _petals(x, y, rng):
+    """A filled polar rose: petals around a centre, glowing at the edges."""
+    r = np.hypot(x, y)
+    theta = np.arctan2(y, x) + rng.uniform(0, TAU)
+    k = int(rng.integers(3, 9))
+    twist = rng.uniform(-2, 2)
+    size = rng.uniform(0.5, 0.95)
+    edge = size * np.abs(np.cos(0.5 * k * (theta + twist * r))) ** rng.uniform(0.4, 1.5)
+    inside = _smoothstep(0.04, -0.04, r - edge)
+    glow = np.exp(-np.abs(r - edge) / 0.08)
+    return np.clip(inside * 0.8 + glow * 0.5, 0, 1.2), r / size + theta / TAU
+
+
+def _rays(x, y, rng):
+    """A sunburst: soft rays from a centre, twisted into a spiral."""
+    cx, cy = rng.uniform(-0.3, 0.3, 2)
+    r = np.hypot(x - cx, y - cy)
+    theta = np.arctan2(y - cy, x - cx)
+    k = int(rng.integers(5, 17))
+    twist = rng.uniform(-4, 4)
+    rays = 0.5 + 0.5 * np.cos(k * theta + twist * r)
+    core = np.exp(-r / rng.uniform(0.15, 0.4))
+    return np.clip(rays ** rng.uniform(1, 3) * 0.8 + core, 0, 1.2), r + rays * 0.2
+
+
+def _cells(x, y, rng):
+    """Voronoi cells: each cell its own colour, lit edges between them."""
+    n = int(rng.integers(6, 20))
+    points = rng.uniform(-1.1, 1.1, (n, 2))
+    d = np.hypot(x[None] - points[:, 0, None, None], y[None] - points[:, 1, None, None])
+    order = np.sort(d, axis=0)
+    nearest = np.argmin(d, axis=0)
+    edge = np.exp(-np.square((order[1] - order[0]) / rng.uniform(0.05, 0.12)))
+    shade = 1 - 0.6 * _smoothstep(0, 0.6, order[0])
+    tone = rng.uniform(0, 1, n)[nearest]
+    return np.clip(shade * 0.7 + edge * 0.8, 0, 1.2), tone
+
+
+VIVID_MOTIFS = {"blobs": _blobs, "marble": _marble, "rings": _bold_rings, "petals": _petals,
+                "rays": _rays, "cells": _cells}
+
+
+def make_vivid(res: int, rng: np.random.Generator) -> np.ndarray:
+    """One vivid image: a full-frame colour field and one or two bold motifs, uint8 [res, res, 3].
+
+    Made for a projector and for a small GAN: no pure-black frames (mean brightness about 0.4),
+    saturated colours, shapes a few pixels wide at the least, so a 128² generator can learn
+    them in a few hundred kimg.
+    """
+    lin = np.linspace(-1, 1, res)
+    x, y = np.meshgrid(lin, lin)
+    zoom = rng.uniform(0.8, 1.3)
+    x, y = x * zoom, y * zoom
+    if rng.random() < 0.4:
+        x, y = _kaleido(x, y, int(rng.choice([3, 4, 5, 6, 8])), rng.uniform(0, TAU))
+    # The colour field under everything: a warped gradient through a cosine palette.
+    field = _warped(x, y, rng, rng.uniform(0.2, 1.0), rng.uniform(0.8, 2.0))
+    image = _palette(field * rng.uniform(0.3, 0.8) + rng.uniform(0, 1), rng)
+    image = image * rng.uniform(0.2, 0.6)
+    names = list(VIVID_MOTIFS)
+    for k in range(1 if rng.random() < 0.5 else 2):
+        intensity, t = VIVID_MOTIFS[names[rng.integers(len(names))]](x, y, rng)
+        colour = _palette(t * rng.uniform(0.5, 1.5) + rng.uniform(0, 1), rng)
+        layer = np.clip(colour * intensity[..., None] * (1.0 if k == 0 else 0.7), 0, 1)
+        image = 1 - (1 - image) * (1 - layer)    # "screen": light adds, never turns to grey
+    # A mild vignette keeps the centre the subject without blacking out the edges.
+    r2 = np.square(lin)
+    image = image * np.clip(1.15 - 0.35 * (r2[:, None] + r2[None, :]), 0.5, 1)[..., None]
+    # Keep every image in a comfortable exposure band (mean 0.25..0.65).
+    mean = image.mean()
+    target = np.clip(mean, 0.25, 0.65)
+    image = image * (target / max(mean, 1e-6))
+    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+STYLES = {"vivid": make_vivid, "classic": make_classic}
+
+
+def make_image(res: int, rng: np.random.Generator, style: str = "vivid") -> np.ndarray:
+    """One procedural image of `style` (vivid: the default model's set; classic: the first
+    default model's, glow on black), uint8 [res, res, 3]."""
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
+    return STYLES[style](res, rng)
 
 
 def image_rng(seed: int, index: int) -> np.random.Generator:

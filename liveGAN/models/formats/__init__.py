@@ -31,13 +31,17 @@ def load_generator(path, device: Any = "cpu", *, custom: Mapping[str, Any] | Non
         from liveGAN.models.formats.custom import load_custom
 
         return load_custom(path, device, factory=custom.get("factory"),
-                           z_dim=custom.get("z_dim"),
-                           output_range=custom.get("output_range") or (-1.0, 1.0))
+                           z_dim=custom.get("z_dim"), output_range=custom.get("output_range"),
+                           weights_key=custom.get("weights_key"), z_shape=custom.get("z_shape"),
+                           python_path=custom.get("python_path") or ())
     if not path.is_file():
         raise ModelLoadError(f"{path}: no such model file")
     kind = sniff_format(path)
     if kind == "native":
+        from liveGAN.models.formats.custom import refuse_unnamed_custom
         from liveGAN.models.formats.native import load_native
+
+        refuse_unnamed_custom(path)   # a converted custom model needs the patch to name its code
 
         return load_native(path, device)
     from liveGAN.models.formats.native import load_state_into
@@ -52,7 +56,9 @@ def load_generator(path, device: Any = "cpu", *, custom: Mapping[str, Any] | Non
 
         architecture, init_kwargs, state = read_rosinality(path)
         source_format = "rosinality"
-    G = build_checked(path, architecture, init_kwargs)
+    # The network the file describes may be no bigger than its tensors can fill.
+    G = build_checked(path, architecture, init_kwargs,
+                      [(tuple(t.shape), t.element_size()) for t in state.values()])
     load_state_into(G, state, str(path))
     G.source_format = source_format
     G.init_kwargs = init_kwargs

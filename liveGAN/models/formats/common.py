@@ -5,11 +5,26 @@ generator. Kept apart from the readers so none of them imports another.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from liveGAN.models import ModelLoadError
 from liveGAN.models.networks import build
+
+# Building a network from a file's metadata may allocate at most what the file's own tensors
+# hold, times BUILD_FACTOR, plus BUILD_SLACK_BYTES (fixed filters, small buffers), in at most
+# BUILD_FACTORIES_PER_TENSOR tensors made per tensor in the file (plus BUILD_SLACK_TENSORS).
+# A header claiming a bigger network than its tensors stops at that budget, within a second,
+# with a message naming the file; a real model never comes near it.
+BUILD_FACTOR = 2
+BUILD_SLACK_BYTES = 32 << 20
+BUILD_FACTORIES_PER_TENSOR = 8
+BUILD_SLACK_TENSORS = 256
+# The aten operations that make a new tensor from a size (and where the size is).
+_FACTORIES = {"empty": 0, "empty_strided": 0, "zeros": 0, "ones": 0, "full": 0, "randn": 0,
+              "rand": 0, "normal": 2, "randint": 1, "new_empty": 1, "new_zeros": 1,
+              "new_ones": 1, "new_full": 1, "new_empty_strided": 1}
 
 # Legacy (pre-zip) torch.save files open with this number pickled as a LONG1.
 _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -48,12 +63,82 @@ def to_device(G, device: Any, path: Path):
         raise ModelLoadError(f"{path}: cannot place the model on {device} ({first})") from None
 
 
-def build_checked(path: Path, architecture: str, init_kwargs: dict):
+class _OverBudget(Exception):
+    """Raised inside a guarded build when the network outgrows the file's tensors."""
+
+
+def tensor_budget(shapes: Iterable[tuple[tuple[int, ...], int]]) -> tuple[int, int]:
+    """(bytes, tensors) a build may make for a file holding tensors of these (shape, bytes per
+    element): see BUILD_FACTOR."""
+    total = count = 0
+    for shape, itemsize in shapes:
+        total += math.prod(int(d) for d in shape) * int(itemsize)
+        count += 1
+    return (BUILD_FACTOR * total + BUILD_SLACK_BYTES,
+            BUILD_FACTORIES_PER_TENSOR * count + BUILD_SLACK_TENSORS)
+
+
+def _allocation_guard(budget_bytes: int, budget_tensors: int):
+    """A dispatch mode that counts every tensor made from a size and refuses, before it is
+    allocated, the one that would go over the budget."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Guard(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bytes = self.tensors = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            where = _FACTORIES.get(func.overloadpacket.__name__.rstrip("_"))
+            if where is not None and len(args) > where \
+                    and isinstance(args[where], (list, tuple, torch.Size)):
+                dtype = kwargs.get("dtype") or (args[0].dtype if where and isinstance(
+                    args[0], torch.Tensor) else torch.get_default_dtype())
+                size = math.prod(int(d) for d in args[where]) * \
+                    torch.empty((), dtype=dtype, device="meta").element_size()
+                self.bytes += size
+                self.tensors += 1
+                if self.bytes > budget_bytes or self.tensors > budget_tensors:
+                    raise _OverBudget(f"{self.tensors} tensors, {self.bytes / 2**20:.0f} MB")
+            return func(*args, **kwargs)
+
+    return Guard()
+
+
+def build_checked(path: Path, architecture: str, init_kwargs: dict,
+                  shapes: Iterable[tuple[tuple[int, ...], int]] | None = None):
+    """Build `architecture` from a file's `init_kwargs`; ModelLoadError naming the file when
+    they do not build one. With `shapes` (the file's tensors: (shape, bytes per element)) the
+    build may not make more than those tensors can fill (see BUILD_FACTOR), so a header that
+    claims a huge network fails at once instead of allocating it."""
+    guard = None
+    if shapes is not None:
+        guard = None
     try:
-        return build(architecture, init_kwargs)
+        if guard is None:
+            return build(architecture, init_kwargs)
+        with guard:
+            return build(architecture, init_kwargs)
+    except _OverBudget as err:
+        raise ModelLoadError(f"{path}: its description asks for a {architecture} network "
+                             f"bigger than the tensors in the file can fill (building it "
+                             f"stopped at {err}); the file is damaged or not what it "
+                             f"claims") from None
     except ImportError as err:
         raise ModelLoadError(f"{path}: architecture {architecture} is not available ({err})") \
             from None
-    except (TypeError, ValueError, KeyError, AssertionError) as err:
+    except (TypeError, ValueError, KeyError, AssertionError, IndexError, OverflowError) as err:
         raise ModelLoadError(f"{path}: constructor arguments do not build a {architecture} "
                              f"generator ({err})") from None
+    except (MemoryError, RuntimeError) as err:
+        raise ModelLoadError(f"{path}: {memory_message(err)}") from None
+
+
+def memory_message(err: BaseException) -> str:
+    """One line for a failure while building or filling a network (out of memory, mostly)."""
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+    if isinstance(err, MemoryError) or "alloc" in first.lower() or "memory" in first.lower():
+        return f"not enough memory for this model ({first})"
+    return f"the network could not be built ({type(err).__name__}: {first})"

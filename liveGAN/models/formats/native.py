@@ -17,7 +17,7 @@ import torch
 
 from liveGAN.files import atomic_path
 from liveGAN.models import ModelLoadError
-from liveGAN.models.networks import ARCHITECTURES, build
+from liveGAN.models.networks import ARCHITECTURES
 
 FORMAT_VERSION = 1
 METADATA_KEY = "livegan"
@@ -103,7 +103,14 @@ def read_header(path) -> dict[str, Any]:
 
 def load_state_into(G: torch.nn.Module, state: Mapping[str, torch.Tensor], where: str) -> None:
     """Copy `state` into `G` by name; every name must match both ways, with matching shapes."""
+    check_shapes(G, {name: tuple(t.shape) for name, t in state.items()}, where)
+    G.load_state_dict(dict(state), strict=True)
+
+
+def check_shapes(G: torch.nn.Module, shapes: Mapping[str, tuple[int, ...]], where: str) -> None:
+    """ModelLoadError unless `shapes` (name -> shape) are exactly `G`'s tensors."""
     own = G.state_dict()
+    state = shapes
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))
     if missing or extra:
@@ -113,31 +120,54 @@ def load_state_into(G: torch.nn.Module, state: Mapping[str, torch.Tensor], where
         if extra:
             parts.append(f"unexpected {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else ""))
         raise ModelLoadError(f"{where}: tensors do not fit the architecture ({'; '.join(parts)})")
-    for name, tensor in state.items():
-        if tuple(own[name].shape) != tuple(tensor.shape):
-            raise ModelLoadError(f"{where}: tensor {name} has shape {tuple(tensor.shape)}, "
+    for name, shape in state.items():
+        if tuple(own[name].shape) != tuple(shape):
+            raise ModelLoadError(f"{where}: tensor {name} has shape {tuple(shape)}, "
                                  f"the architecture needs {tuple(own[name].shape)}")
-    G.load_state_dict(dict(state), strict=True)
+
+
+# Bytes per element of the safetensors dtypes.
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
+                "I8": 1, "U8": 1, "BOOL": 1}
+
+
+def tensor_shapes(path) -> dict[str, tuple[tuple[int, ...], int]]:
+    """Name -> (shape, bytes per element) of every tensor in a .safetensors file, read from its
+    header alone (no tensor data is read)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            found = {}
+            for name in f.keys():
+                tensor = f.get_slice(name)
+                found[name] = (tuple(tensor.get_shape()), _DTYPE_BYTES.get(tensor.get_dtype(), 8))
+            return found
+    except Exception as err:  # safetensors raises its own error types for a damaged header
+        raise ModelLoadError(f"{path}: damaged or truncated .safetensors file ({err})") from None
 
 
 def load_native(path, device: Any = "cpu") -> torch.nn.Module:
-    """Rebuild the generator stored at `path` on `device` (eval mode, no gradients)."""
+    """Rebuild the generator stored at `path` on `device` (eval mode, no gradients).
+
+    The network its header describes is built first, within what the file's tensors can fill
+    (`build_checked`), and checked against their names and shapes before any tensor is read:
+    a header that lies fails fast and small, naming the file."""
     from safetensors.torch import load_file
+
+    from liveGAN.models.formats.common import build_checked, memory_message
 
     path = Path(path)
     header = read_header(path)
+    shapes = tensor_shapes(path)
+    G = build_checked(path, header["architecture"], header["init_kwargs"], shapes.values())
+    check_shapes(G, {name: shape for name, (shape, _) in shapes.items()}, str(path))
     try:
         state = load_file(str(path), device="cpu")
+    except (MemoryError, RuntimeError) as err:
+        raise ModelLoadError(f"{path}: {memory_message(err)}") from None
     except Exception as err:
         raise ModelLoadError(f"{path}: cannot read the tensors ({err})") from None
-    try:
-        G = build(header["architecture"], header["init_kwargs"])
-    except ImportError as err:
-        raise ModelLoadError(f"{path}: architecture {header['architecture']!r} is not "
-                             f"available ({err})") from None
-    except (TypeError, ValueError, KeyError) as err:
-        raise ModelLoadError(f"{path}: init_kwargs do not build a {header['architecture']} "
-                             f"generator ({err})") from None
     load_state_into(G, state, str(path))
     G.source_format = "native"
     G.native_metadata = {k: v for k, v in header.items() if k not in ("init_kwargs",)}

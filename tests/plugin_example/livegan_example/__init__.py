@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from liveGAN.params import Param
 
 
 class StepSource:
-    """Publishes `step/level`: 0 for the first `delay` seconds, then 1."""
+    """Publishes `step/level`: 0 until the show has presented `after` frames, then 1.
+
+    It reads the show's frame count from the optional `connect(link)` snapshot, so the step
+    falls at the same point of the show however long the show took to start."""
 
     def __init__(self, options: dict) -> None:
-        self.delay = float(options.pop("delay", 1.0))
+        self.after = int(options.pop("after", 30))
         if options:
             raise ValueError(f"unknown options {sorted(options)}")
         self._stop = threading.Event()
         self._thread = None
+        self._link = None
 
     def params(self) -> list:
         return [Param("step", "level", "float", 0.0, 0.0, 1.0, 0.0, "0, then 1", readonly=True)]
 
+    def connect(self, link) -> None:
+        self._link = link
+
     def start(self, post) -> None:
         def run() -> None:
-            started = time.monotonic()
-            while not self._stop.wait(0.01):
-                post("/step/level", 0.0 if time.monotonic() - started < self.delay else 1.0)
+            while not self._stop.wait(0.005):
+                frame = self._link.snapshot().frame if self._link is not None else 0
+                post("/step/level", 0.0 if frame < self.after else 1.0)
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()

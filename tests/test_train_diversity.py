@@ -1,0 +1,134 @@
+"""Training's variety and friction checks: coverage/diversity, the judge, ETA, slow-CPU warning,
+ADA speed, defaults in --help."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from liveGAN.train import procedural
+from liveGAN.train.diversity import Diversity, collapse_warning
+from liveGAN.train.judge import (ClassCoverage, JudgeError, SmallClassifier, load_judge,
+                                 save_judge, train_classifier)
+from liveGAN.train.loop import default_ada_kimg
+from liveGAN.train.progress import ThroughputWatch, format_eta
+
+
+def _images(style: str, count: int, start: int = 0, res: int = 32) -> torch.Tensor:
+    x = np.stack([procedural.make_image(res, procedural.image_rng(5, start + i), style)
+                  for i in range(count)])
+    return torch.from_numpy(x).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+@pytest.fixture(scope="module")
+def two_families():
+    """Reals drawn from two clearly different families (vivid colour fields, glow on black)."""
+    return _images("vivid", 48), _images("classic", 48)
+
+
+def test_coverage_and_diversity_tell_a_full_a_half_and_a_collapsed_set(two_families):
+    vivid, classic = two_families
+    metric = Diversity(torch.cat([vivid, classic]))
+    # Fresh images of both families: the data's own variety.
+    full = metric.measure(torch.cat([_images("vivid", 48, 100), _images("classic", 48, 100)]))
+    # Only one family: half the modes dropped.
+    half = metric.measure(_images("vivid", 96, 200))
+    # One image with a little noise: every latent converged.
+    one = _images("vivid", 1, 300)
+    collapsed = metric.measure(one + 0.02 * torch.randn(96, *one.shape[1:]))
+    assert full["coverage"] > 0.75 and 0.7 < full["diversity"] < 1.3
+    assert half["coverage"] < 0.75 and half["coverage"] < full["coverage"] - 0.25
+    assert collapsed["coverage"] < 0.1 and collapsed["diversity"] < 0.1
+    assert collapse_warning({"kimg": 3.2, **collapsed}).startswith(
+        "warning: mode collapse at kimg 3.2")
+    assert collapse_warning({"kimg": 3.2, **full}) is None
+
+
+@pytest.mark.filterwarnings("ignore:.*torch.jit:DeprecationWarning")
+def test_judge_counts_confident_classes_and_round_trips(tmp_path):
+    # Three classes anyone can tell apart: a red, green or blue square somewhere on black.
+    rng = np.random.default_rng(0)
+    images, labels = [], []
+    for i in range(240):
+        img = np.zeros((16, 16, 3), np.uint8)
+        y, x = rng.integers(0, 9, 2)
+        img[y: y + 7, x: x + 7, i % 3] = 255
+        images.append(img)
+        labels.append(i % 3)
+    model = train_classifier(np.stack(images), np.array(labels), ["red", "green", "blue"], 16,
+                             epochs=6, log=lambda m: None)
+    assert model.held_out_accuracy > 0.9
+    save_judge(tmp_path / "judge.safetensors", model)
+    judge = load_judge(tmp_path / "judge.safetensors")
+    batch = torch.from_numpy(np.stack(images[:30])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        assert torch.allclose(judge(batch), model(batch), atol=1e-6)
+    both = ClassCoverage(judge).measure(batch)
+    assert both["classes"] == 3 and both["confident"] > 0.8 and both["top_class"] < 0.5
+    reds = batch[[i for i in range(30) if labels[i] == 0]]
+    only_red = ClassCoverage(judge).measure(reds)
+    assert only_red["classes"] == 1 and only_red["top_class"] == 1.0
+    # A TorchScript classifier of the user's own works the same way.
+    torch.jit.save(torch.jit.script(model), str(tmp_path / "judge.pt"))
+    scripted = ClassCoverage(load_judge(tmp_path / "judge.pt")).measure(batch)
+    assert scripted == both
+    (tmp_path / "junk.bin").write_bytes(b"not a model")
+    for name, pattern in [("junk.bin", "neither a .safetensors judge nor a TorchScript"),
+                          ("missing.pt", "no such classifier file")]:
+        with pytest.raises(JudgeError, match=f"{name}: {pattern}"):
+            load_judge(tmp_path / name)
+
+
+def test_eta_goes_past_a_day():
+    assert format_eta(59) == "0:00:59"
+    assert format_eta(3 * 3600 + 61) == "3:01:01"
+    assert format_eta(86400 + 2 * 3600 + 5) == "1d 02:00:05"   # time.gmtime would say 02:00:05
+    assert format_eta(float("inf")) == "--"
+
+
+class _FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.mark.parametrize("load,expect", [(7.5, "the CPU is oversubscribed"),
+                                         (0.5, "something else is slowing it")])
+def test_throughput_collapse_gives_one_warning_with_advice(load, expect):
+    clock = _FakeClock()
+    watch = ThroughputWatch(window=10, clock=clock, load=lambda: (load, load, load), cores=2,
+                            threads=2)
+    nimg, warnings = 0, []
+
+    def run(seconds, rate):
+        nonlocal nimg
+        for _ in range(int(seconds)):
+            clock.now += 1
+            nimg += rate
+            warnings.append(watch.step(nimg))
+
+    run(60, 20)                                 # steady: 20 images/s
+    assert not any(warnings)
+    run(60, 1)                                  # the CPU is taken: 1 image/s
+    said = [w for w in warnings if w]
+    assert len(said) == 1 and "slowed from 20.0 to 1.0 images/s" in said[0]
+    assert "load average" in said[0] and "2 cores" in said[0] and expect in said[0]
+
+
+def test_ada_speed_follows_the_run_length():
+    assert default_ada_kimg(30) == 6.0          # p can reach 1 within a fifth of a short run
+    assert default_ada_kimg(5) == 4.0
+    assert default_ada_kimg(25000) == 100.0
+
+
+def test_train_help_shows_defaults(capsys):
+    from liveGAN.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for needle in ["(default: 128)", "(default: 16)", "(default: ada)", "(default: 0.002)",
+                   "(default: 0)", "a fifth of --kimg"]:
+        assert needle in text, needle
