@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 from liveGAN.latent.walks import WALKS
 from liveGAN.params import ParamError, Registry
-from liveGAN.show.mappings import COMBINES, CURVES, MODES, MappingSpec
+from liveGAN.mappings import COMBINES, CURVES, MODES, MappingSpec
 
 FITS = ("fit", "fill", "stretch")
 UPSCALES = ("bilinear", "bicubic", "lanczos")  # output/upscale 0, 1, 2: the filters of fit.glsl

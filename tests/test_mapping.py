@@ -2,7 +2,7 @@
 import pytest
 
 from liveGAN.params import Param, ParamValues, Registry
-from liveGAN.show.mappings import Mapping, MappingSpec, apply_curve
+from liveGAN.mappings import Mapping, MappingSpec, apply_curve
 
 
 def test_curves_hit_their_ends_and_bend():
@@ -32,7 +32,7 @@ def test_mapping_scales_to_range_and_smooths():
 
 # -- curves, dead zone, invert, modes, combining (issue 11) -----------------------------------
 
-from liveGAN.show.mappings import MappingSet, inverse_curve  # noqa: E402
+from liveGAN.mappings import MappingSet, inverse_curve  # noqa: E402
 
 
 def _values(*params):

@@ -10,5 +10,5 @@ values is published (`link.py`) for whoever reports state.
 Modules: show (the loop and its set-up), control (events -> params), view (picture), frames
 (generator), sources and sinks (plugins), scene (model and registry), reload (patch watcher),
 inbox, link, mappings, options. This package's top level imports nothing, so
-`liveGAN.patch` can use `liveGAN.show.mappings` without a cycle.
+`liveGAN.patch` can use `liveGAN.mappings` without a cycle.
 """

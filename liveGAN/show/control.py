@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 from liveGAN.params import OSC_PREFIX, Param, ParamError, ParamValues, Registry
 from liveGAN.patch import Patch
-from liveGAN.show.mappings import Mapping, MappingSet
+from liveGAN.mappings import Mapping, MappingSet
 
 Action = Callable[[tuple], None]
 

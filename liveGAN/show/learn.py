@@ -19,7 +19,7 @@ from typing import Callable
 
 from liveGAN.files import write_text
 from liveGAN.params import Param, Registry
-from liveGAN.show.mappings import MappingSpec
+from liveGAN.mappings import MappingSpec
 
 TIMEOUT_S = 10.0
 # What the MIDI source says an event is (the third argument of /livegan/learn/heard).

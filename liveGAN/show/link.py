@@ -62,7 +62,7 @@ class ShowLink:
         self._routes = MappingProxyType(dict(routes))
 
     def set_mappings(self, mappings) -> None:
-        """The patch's mappings (liveGAN.show.mappings.MappingSpec), for feedback to controllers."""
+        """The patch's mappings (liveGAN.mappings.MappingSpec), for feedback to controllers."""
         self._mappings = tuple(mappings)
 
     # -- readers ---------------------------------------------------------------------------

@@ -594,7 +594,7 @@ class MidiSource:
 
     def _feedback(self) -> None:
         """Send mapped values back to the controller when they change (LEDs, motor faders)."""
-        from liveGAN.show.mappings import Mapping
+        from liveGAN.mappings import Mapping
 
         cache: tuple = ((), [])
         period = 1.0 / FEEDBACK_HZ
