@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from liveGAN.latent import LatentConfigError
+from liveGAN.latent.keyframes import WALK_KINDS
 from liveGAN.latent.walks import WALKS
 from liveGAN.params import ParamError, Registry
 from liveGAN.mappings import COMBINES, CURVES, MODES, MappingSpec
@@ -87,6 +89,14 @@ class ModelSpec:
     noise_mode: str = "const"
     graph: str = "auto"
     compile: bool = False
+    # Latent navigation that changes the loaded model or its controls (liveGAN.latent): a change
+    # to any of these reloads the model off the show's thread, like a new model file.
+    directions: tuple = ()            # DirectionSpecs from [[directions]]
+    mixing: tuple | None = None       # [mixing]: None off, () the model's ranges, or overrides
+    bends: tuple = ()                 # BendSpecs from [[bends]]
+    blend: Path | None = None         # a second model of the same architecture (model/blend)
+    crossfade: float = 2.0            # seconds a model swap fades through both models
+    patch_path: Path | None = field(default=None, compare=False)  # keyframes live beside it
 
     def custom_options(self) -> dict[str, Any]:
         """What `liveGAN.models.load_generator(custom=...)` takes for a custom generator."""
@@ -137,6 +147,7 @@ class Patch:
     path: Path
     model: ModelSpec
     walk: str = "noise"
+    walk_options: dict = field(default_factory=dict)   # keyframes / loop / momentum walks
     size: tuple[int, int] = (1280, 720)
     fps: float = 60.0
     work_size: int | None = None
@@ -274,12 +285,17 @@ def _range_text(lo, hi) -> str:
 
 
 TOP_KEYS = ("model", "latent", "clock", "output", "osc", "params", "shaders", "mappings",
+            "directions", "mixing", "bends",
             "inputs", "outputs", "lfos", "cues")
 CLOCK_SOURCES = ("internal", "midi", "link", "audio")
 QUANTIZE = ("off", "beat", "bar")
 LFO_SHAPES = ("sine", "triangle", "saw", "square", "random")
 MAX_SCENES = 128
-MODEL_KEYS = ("path", "preset", "custom", "z_dim", "output_range", "weights_key", "z_shape",
+# Options of the keyframes / loop / momentum walks (liveGAN.latent.keyframes.make_walk checks
+# them when the walk is made).
+WALK_OPTIONS = ("keyframes", "beats", "ease", "loop", "period", "momentum", "step")
+MODEL_KEYS = ("blend", "crossfade",
+              "path", "preset", "custom", "z_dim", "output_range", "weights_key", "z_shape",
               "python_path", "device", "precision", "noise_mode", "graph", "compile")
 OUTPUT_KEYS = ("size", "work_size", "fps", "fit", "upscale", "record", "window", "fullscreen",
                "display", "fade", "blend")
@@ -369,17 +385,21 @@ def parse_patch(data: dict, path: Path) -> tuple[Patch, list[Problem]]:
             values[param_key] = value
             value_keys[param_key] = where
 
-    patch = Patch(path=path, model=_model(r, data, base))
+    patch = Patch(path=path, model=_model(r, data, base, path))
 
     # [latent]: the walk, and initial values of the latent/... params (ranges: the registry's)
-    lt = r.table(data, "latent", ("walk", "seed", "speed", "truncation", "truncation_cutoff"))
-    patch.walk = r.choice(lt, "walk", "latent.walk", "noise", WALKS)
+    lt = r.table(data, "latent", ("walk", "seed", "speed", "truncation", "truncation_cutoff",
+                                  "avoid_dark") + WALK_OPTIONS)
+    patch.walk = r.choice(lt, "walk", "latent.walk", "noise", WALKS + WALK_KINDS)
+    patch.walk_options = {key: lt[key] for key in WALK_OPTIONS if key in lt}
     initial("latent/seed", "latent.seed", r.number(lt, "seed", "latent.seed", None, integer=True))
     initial("latent/speed", "latent.speed", r.number(lt, "speed", "latent.speed", None))
     initial("latent/truncation", "latent.truncation",
             r.number(lt, "truncation", "latent.truncation", None))
     initial("latent/truncation_cutoff", "latent.truncation_cutoff",
             r.number(lt, "truncation_cutoff", "latent.truncation_cutoff", None, integer=True))
+    initial("latent/avoid_dark", "latent.avoid_dark",
+            r.number(lt, "avoid_dark", "latent.avoid_dark", None))
 
     # [clock]
     ck = r.table(data, "clock", ("bpm", "source", "quantize", "beats_per_bar"))
@@ -509,10 +529,10 @@ def parse_patch(data: dict, path: Path) -> tuple[Patch, list[Problem]]:
     return patch, r.problems
 
 
-def _model(r: _Reader, data: dict, base: Path) -> ModelSpec:
-    """The [model] table."""
+def _model(r: _Reader, data: dict, base: Path, path: Path) -> ModelSpec:
+    """The [model] table (and the latent navigation that changes the model's controls)."""
     m = r.table(data, "model", MODEL_KEYS)
-    model = ModelSpec()
+    model = ModelSpec(patch_path=path)
     model_path = r.string(m, "path", "model.path")
     model.preset = r.string(m, "preset", "model.preset")
     model.custom = r.string(m, "custom", "model.custom")
@@ -554,7 +574,41 @@ def _model(r: _Reader, data: dict, base: Path) -> ModelSpec:
     model.noise_mode = r.choice(m, "noise_mode", "model.noise_mode", "const", NOISE_MODES)
     model.graph = r.choice(m, "graph", "model.graph", "auto", GRAPH_MODES)
     model.compile = r.boolean(m, "compile", "model.compile", False)
+    blend = r.string(m, "blend", "model.blend")
+    if blend is not None:
+        model.blend = _file_path(r, "model.blend", blend, base)
+        if model.blend is not None and not model.blend.is_file():
+            r.problem("model.blend", _describe(blend) + ", a file that does not exist",
+                      "a second model file of the same architecture")
+    model.crossfade = r.number(m, "crossfade", "model.crossfade", 2.0, 0, 60)
+    _latent_navigation(r, data, model)
     return model
+
+
+def _latent_navigation(r: _Reader, data: dict, model: ModelSpec) -> None:
+    """[[directions]], [mixing] and [[bends]] (their own modules check their shape; what needs
+    the network, a layer's name or a file's model, is checked when the model is loaded)."""
+    from liveGAN.latent.bending import parse_bends
+    from liveGAN.latent.directions import parse_direction_specs
+
+    for name, parse, field_name in (("directions", parse_direction_specs, "directions"),
+                                    ("bends", parse_bends, "bends")):
+        tables = data.get(name, [])
+        if not isinstance(tables, list):
+            r.problem(name, _describe(tables), f"an array of tables ([[{name}]])")
+            continue
+        try:
+            setattr(model, field_name, tuple(parse(tables[:MAX_TABLE_ENTRIES])))
+        except LatentConfigError as err:
+            for key, found, expected in err.problems or [(name, str(err), "")]:
+                r.problem(key, found, expected)
+    mixing = data.get("mixing")
+    if mixing is not None:
+        if not isinstance(mixing, dict):
+            r.problem("mixing", _describe(mixing), "a table ([mixing], ranges optional)")
+        else:
+            model.mixing = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                        for k, v in mixing.items()))
 
 
 def _file_path(r: _Reader, where: str, text: str, base: Path) -> Path | None:

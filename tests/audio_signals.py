@@ -40,7 +40,8 @@ def click(sample_rate: int, seconds: float = 0.02) -> np.ndarray:
     n = int(seconds * sample_rate)
     t = np.arange(n) / sample_rate
     rng = np.random.default_rng(7)
-    return (np.exp(-t / 0.004) * (np.sin(2 * np.pi * 1000 * t) + 0.3 * rng.standard_normal(n))).astype(np.float32)
+    tone = np.sin(2 * np.pi * 1000 * t) + 0.3 * rng.standard_normal(n)
+    return (np.exp(-t / 0.004) * tone).astype(np.float32)
 
 
 def kick(sample_rate: int) -> np.ndarray:

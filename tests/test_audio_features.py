@@ -65,7 +65,8 @@ def test_log_bands_replace_the_three_bands():
     assert sorted(raw)[-2] < 0.1
 
 
-@pytest.mark.parametrize("bad", [dict(sample_rate=4000), dict(sample_rate=400000), dict(block=512, window=768),
+@pytest.mark.parametrize("bad", [dict(sample_rate=4000), dict(sample_rate=400000),
+                                 dict(block=512, window=768),
                                  dict(bands=((300, 200),)), dict(bpm_range=(100, 150)),
                                  dict(shaping={"nonsense": Shaping()})])
 def test_config_errors_are_clear(bad):
@@ -98,7 +99,8 @@ def test_a440_reads_as_a_with_centroid_near_440(rate):
     assert feats["mid"] > 0.9 and feats["low"] < 0.1 and feats["high"] < 0.1
 
 
-@pytest.mark.parametrize("freq, pitch_class", [(261.63, 0), (329.63, 4), (392.0, 7), (1046.5, 0), (698.46, 5)])
+@pytest.mark.parametrize("freq, pitch_class",
+                         [(261.63, 0), (329.63, 4), (392.0, 7), (1046.5, 0), (698.46, 5)])
 def test_chroma_pitch_classes(freq, pitch_class):
     feats = feed(AudioAnalyzer(), sine(freq, 0.8))[-1]
     assert int(np.argmax([feats[f"chroma_{i}"] for i in range(12)])) == pitch_class

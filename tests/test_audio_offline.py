@@ -111,7 +111,8 @@ def test_nan_samples_in_a_float_wav(tmp_path):
     assert np.all(np.isfinite(result.values))
 
 
-@pytest.mark.parametrize("bpm, pattern", [(80.0, "rock"), (123.4, "break"), (160.0, "funk"), (140.0, "click")])
+@pytest.mark.parametrize("bpm, pattern",
+                         [(80.0, "rock"), (123.4, "break"), (160.0, "funk"), (140.0, "click")])
 def test_global_tempo_without_octave_errors(bpm, pattern):
     # The break at 123.4 BPM (a kick on beat 1 but only a hi-hat on beat 3) over 12 s is the
     # case that reads at half tempo if the octave check took the median of each half.

@@ -52,7 +52,8 @@ def test_every_amount_at_zero_reproduces_the_unbent_frame_exactly(case, static):
                    None, truncation_psi=0.7)
     with torch.inference_mode():
         reference = G.synthesis(ws, noise_mode="const")
-        tables = [{"layer": layer, "op": op, "channels": 0.5, "seed": i}
+        # Every op on every layer, on all channels or on a seeded half, in turn.
+        tables = [{"layer": layer, "op": op, "channels": 0.5 if i % 2 else "all", "seed": i}
                   for i, (layer, op) in enumerate((l, o) for l in LAYERS[case] for o in OPS)]
         specs = parse_bends(tables)
         bender = Bender(G, specs, static=static)

@@ -75,6 +75,10 @@ DEFAULT_SHAPING: dict[str, Shaping] = {
     "centroid": Shaping(False, 0.05, 0.2),
 }
 
+# The smallest range auto-gain divides by, per group (amplitudes: -60 dBFS).
+MIN_SPAN = {"level": 1e-3, "peak": 1e-3, "bands": 1e-3, "flux": 0.05, "onset_strength": 0.05,
+            "chroma": 0.05, "centroid": 0.1}
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -221,7 +225,7 @@ class AudioAnalyzer:
         for name, group in zip(self._shaped, self._shaped_group):
             shapings.append(cfg.shaping.get(name, cfg.shaping.get(group, DEFAULT_SHAPING[group])))
             zero_based.append(group != "centroid")
-            min_span.append({"level": 1e-3, "bands": 1e-3, "flux": 0.05, "centroid": 0.1}.get(group, 1.0))
+            min_span.append(MIN_SPAN[group])
         self._shaper = Shaper(shapings, zero_based, min_span, self.hop_s, cfg.auto_gain_s)
         self._silence_hold = max(1, round(cfg.silence_hold_s / self.hop_s))
         self._dc_coef = 1.0 - math.exp(-self.hop_s / 1.0)

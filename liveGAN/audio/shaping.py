@@ -31,7 +31,8 @@ class Shaping:
 
     def __post_init__(self) -> None:
         if not (self.attack_s >= 0 and self.release_s >= 0):
-            raise ValueError(f"envelope times must be >= 0 s, got attack {self.attack_s}, release {self.release_s}")
+            raise ValueError(f"envelope times must be >= 0 s, got attack {self.attack_s}, "
+                             f"release {self.release_s}")
 
 
 def _coefficient(tau_s: float, hop_s: float) -> float:
@@ -90,9 +91,9 @@ class Shaper:
         np.copyto(lo, 0.0, where=self._zero)
         np.subtract(hi, lo, out=span)
         np.maximum(span, self._min_span, out=span)
+        # lo <= raw <= hi and span >= hi - lo, so this lies in 0..1.
         np.subtract(raw, lo, out=x)
         x /= span
-        np.clip(x, 0.0, 1.0, out=x)
         np.copyto(x, raw, where=self._manual)
         # Attack/release envelope.
         state, diff = self._state, self._diff

@@ -98,7 +98,8 @@ class KeyframeStore:
         w_arr = None
         if w is not None:
             w_arr = _as_array(w, "W")
-            w_arr = w_arr.reshape(w_arr.shape[-2:]) if w_arr.ndim >= 2 else w_arr[None]
+            # [N, num_ws, w_dim] (the frame's batch: its first), [num_ws, w_dim] or one row.
+            w_arr = w_arr.reshape(-1, *w_arr.shape[-2:])[0] if w_arr.ndim >= 2 else w_arr[None]
         frame = Keyframe(int(number), z_arr, int(seed), w_arr)
         with self._lock:
             self._frames[frame.number] = frame

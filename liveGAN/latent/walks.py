@@ -106,33 +106,56 @@ class LatentState:
     """The frame loop's latent: a walk that advances with `latent/speed` and glides across seeds.
 
     Changing seed doesn't cut: the old walk's position crossfades (slerp) into the new walk's
-    over `glide` seconds, so `next seed` on stage is a move, not a jump.
+    over `glide` seconds, so `next seed` on stage is a move, not a jump. Besides the walks here,
+    `kind` may be one of `liveGAN.latent.keyframes.WALK_KINDS` (keyframes, loop, momentum),
+    made from the patch's `options` and keyframe `store`.
     """
 
-    def __init__(self, kind: str, seed: int, z_dim: int, glide: float = 1.5) -> None:
+    def __init__(self, kind: str, seed: int, z_dim: int, glide: float = 1.5,
+                 options: dict | None = None, store=None) -> None:
         self.kind, self.z_dim, self.glide = kind, z_dim, glide
-        self.walk = Walk(kind, seed, z_dim)
+        self.options, self.store = dict(options or {}), store
+        self._seed = int(seed)
+        self.walk = self._make(kind, self._seed)
         self.phase = 0.0
-        self._previous: Walk | None = None
+        self._previous = None
         self._since_change = 0.0
+
+    def _make(self, kind: str, seed: int):
+        if kind in WALKS:
+            return Walk(kind, seed, self.z_dim)
+        from liveGAN.latent.keyframes import make_walk
+
+        return make_walk(kind, seed, self.z_dim, self.options, self.store)
 
     @property
     def seed(self) -> int:
-        return self.walk.seed
+        return self._seed
 
     def set_seed(self, seed: int) -> None:
-        if int(seed) == self.walk.seed:
+        if int(seed) == self._seed:
             return
+        self._glide_to(self.kind, int(seed))
+
+    def set_kind(self, kind: str, options: dict | None = None) -> None:
+        """Glide to another walk (or the same kind with other options); LatentConfigError
+        (nothing changes) when a keyframes / loop / momentum walk can't be made."""
+        options = dict(options or {})
+        if kind != self.kind or options != self.options:
+            previous = self.options
+            self.options = options
+            try:
+                self._glide_to(kind, self._seed)
+            except Exception:
+                self.options = previous
+                raise
+            self.kind = kind
+
+    def _glide_to(self, kind: str, seed: int) -> None:
+        walk = self._make(kind, seed)
         self._previous = self.walk
         self._since_change = 0.0
-        self.walk = Walk(self.kind, seed, self.z_dim)
-
-    def set_kind(self, kind: str) -> None:
-        if kind != self.kind:
-            self.kind = kind
-            self._previous = self.walk
-            self._since_change = 0.0
-            self.walk = Walk(kind, self.walk.seed, self.z_dim)
+        self.walk, self._seed = walk, seed
 
     def advance(self, dt: float, speed: float, beat: float) -> np.ndarray:
         """Move along the walk by `dt * speed` radians of phase and return z."""

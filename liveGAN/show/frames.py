@@ -28,6 +28,7 @@ class Request:
     values: dict[str, float] = field(default_factory=dict)
     noise_mode: str = "const"
     seq: int = 0
+    time: float | None = None   # show seconds (a model crossfade follows it, so renders repeat)
 
 
 @dataclass

@@ -27,6 +27,19 @@ class ModelBundle:
     G: Any
     runtime: Any
     controls: Any
+    keyframes: Any = None     # the patch's KeyframeStore (liveGAN.latent.keyframes), if any
+    jobs: tuple = ()          # directions still being computed (GANSpace) for this model
+
+    def close(self) -> None:
+        """Stop this model's background work and take its bends and blends off (it is no
+        longer played)."""
+        for job in self.jobs:
+            job.cancel()
+        if self.keyframes is not None:
+            self.keyframes.flush()
+        close = getattr(self.controls, "close", None)
+        if close is not None:
+            close()
 
     @property
     def z_dim(self) -> int:
@@ -86,11 +99,48 @@ def load_bundle(spec: ModelSpec, device: str | None = None,
         G = load_generator(spec.path, target)
     runtime = GeneratorRuntime(G, target, precision=spec.precision, graph=spec.graph,
                                compile=spec.compile, log=log)
+    bundle = _with_controls(G, runtime, spec, target, log)
     # Capture CUDA graphs and compile now, on this loading thread, rather than on the first
     # live frame (a compile takes seconds to a minute; the show plays the old model meanwhile).
+    # After the controls: bends live inside the captured graph.
     if target.type == "cuda" or spec.compile:
         runtime.warmup(noise_modes=(spec.noise_mode,))
-    return ModelBundle(G, runtime, ModelControls(G))
+    return bundle
+
+
+def _with_controls(G, runtime, spec: ModelSpec, device, log) -> ModelBundle:
+    """The model's live controls with the patch's latent navigation: directions (SeFa at once,
+    GANSpace from the cache or in the background), style mixing, bends, a blended second model,
+    and the keyframes kept beside the patch. LatentConfigError names what does not fit."""
+    from liveGAN.models.controls import ModelControls
+
+    say = log or (lambda message: None)
+    store = None
+    if spec.patch_path is not None:
+        from liveGAN.latent.keyframes import KeyframeStore
+
+        store = KeyframeStore.beside(spec.patch_path, say)
+    sets, jobs = [], []
+    if spec.directions:
+        from liveGAN.latent.directions import direction_sets, model_hash, preset_hash
+
+        identity = model_hash(spec.path) if spec.path is not None else preset_hash(spec.preset)
+        base = spec.patch_path.parent if spec.patch_path is not None else "."
+        sets, jobs = direction_sets(list(spec.directions), G, identity, base, say)
+    try:
+        other = None
+        if spec.blend is not None:
+            from liveGAN.models import load_generator
+
+            other = load_generator(spec.blend, device)
+        mixing = False if spec.mixing is None else (dict(spec.mixing) or True)
+        controls = ModelControls(G, directions=sets, mixing=mixing, keyframes=store,
+                                 bends=list(spec.bends), blend_with=other)
+    except Exception:
+        for job in jobs:
+            job.cancel()
+        raise
+    return ModelBundle(G, runtime, controls, store, tuple(jobs))
 
 
 def effect_params(patch: Patch) -> tuple[list[Param], list[Problem]]:
@@ -125,8 +175,14 @@ def patch_registry(patch: Patch, bundle: ModelBundle | None = None, load_model: 
     problems: list[Problem] = []
     file = str(patch.path)
     if bundle is None and load_model:
+        from liveGAN.latent import LatentConfigError
+
         try:
             bundle = load_bundle(patch.model, "cpu")
+            bundle.close()  # a check computes nothing in the background
+        except LatentConfigError as err:  # a bend, a directions file... that doesn't fit
+            for key, found, expected in err.problems or [("model", str(err), "")]:
+                problems.append(Problem(file, key, found, expected or "what the model has"))
         except Exception as err:  # noqa: BLE001 - one problem, the rest is still checked
             problems.append(Problem(file, "model", f"a model that does not load ({err})",
                                     "a loadable model"))

@@ -55,11 +55,14 @@ class Show:
         self.bundle = bundle or load_bundle(self.patch.model, self.options.device,
                                             log=lambda m: self.log("model", m))
         self._bundle_from_patch = bundle is None  # then patch.model.path is its file
+        self._given_bundle = bundle               # the caller's: never closed by the show
+        self._crossfade = None                    # (Crossfade, new maker, old bundle) mid-swap
         self.exposure: ExposureGuide | None = None
         self.link = ShowLink(self.log, self.log.say)
         self.inbox = Inbox()
         self.control = Control(self.log)
         self.control.actions[f"{OSC_PREFIX}/quit"] = lambda values: self.stop()
+        self.control.actions[f"{OSC_PREFIX}/latent/keep"] = self._keep
         self.sinks = SinkSet(self.link, self.log, self.log.say)
         self.sources = SourceSet(self.inbox.post, self.link, self.log, self.log.say)
         # Tempo sources, quantised actions, scenes and learn (their actions go in control).
@@ -123,7 +126,8 @@ class Show:
             if self.replay is not None:
                 self.clock = self.replay.clock(fps, bpm)
             self.latent = LatentState(patch.walk, self.values.typed("latent/seed"),
-                                      self.bundle.z_dim)
+                                      self.bundle.z_dim, options=patch.walk_options,
+                                      store=self.bundle.keyframes)
             make = FrameMaker(self.bundle.runtime, self.bundle.controls)
             if not opts.offline:
                 self._preflight(make, fps)
@@ -152,6 +156,8 @@ class Show:
             if view is not None:
                 view.release()  # before a window sink takes its GL context away
             self.sinks.close()
+            if self.bundle is not self._given_bundle:
+                self.bundle.close()  # background directions stop, kept keyframes are written
         return self._summary(fps)
 
     def _start_performance_log(self, fps: float) -> None:
@@ -216,7 +222,10 @@ class Show:
         self.patch = patch
 
     def _registry(self, bundle: ModelBundle, chain, patch: Patch) -> Registry:
-        published, outputs = self.sources.params(), self.sinks.params()
+        # The patch's outputs declare their params even when not open (a window headless or
+        # offline), so the patch's values for them stay valid.
+        published = self.sources.params()
+        outputs = self.sinks.params() + sink_params(patch)[0]
         if self.replay is not None:
             # A replay opens no inputs and no window, yet plays what the live ones declared.
             published, outputs = source_params(patch)[0], sink_params(patch)[0]
@@ -297,10 +306,11 @@ class Show:
         self.latent.set_seed(values.typed("latent/seed"))
         z = self.latent.advance(dt, values["latent/speed"], clock.tempo.beat)
         z = self.exposure.steer(z, values["latent/avoid_dark"], dt)
+        self._z = z
         request = Request(z=z, truncation_psi=values["latent/truncation"],
                           truncation_cutoff=values.typed("latent/truncation_cutoff"),
                           values=values.snapshot(), noise_mode=self.patch.model.noise_mode,
-                          seq=clock.frame)
+                          seq=clock.frame, time=clock.time)
         if self.performance is not None:
             self.performance.frame(clock, latest, events, request, self.exposure)
         elif self.replay is not None:
@@ -314,6 +324,8 @@ class Show:
         if frame is not None and frame.seq != getattr(self, "_shown_seq", -1):
             self.view.upload(frame.pixels)
             self._shown_seq = frame.seq
+        if self._crossfade is not None:
+            self._finish_crossfade()
         blend = request.values["output/blend"] >= 0.5
         mix = frames.mix(time.perf_counter()) if blend else 1.0
         out = self.view.render(mix, request.values, clock)
@@ -359,6 +371,48 @@ class Show:
         if changed:
             self._adopt(self.patch, previous=self.patch)
 
+    def _swap_model(self, bundle: ModelBundle, seconds: float) -> None:
+        """Play `bundle`'s model from now on, fading through both models for `seconds` rather
+        than cutting; the old model is closed once the fade is over (`_finish_crossfade`)."""
+        from liveGAN.latent.blending import Crossfade
+
+        old, new = self.bundle, bundle
+        make = FrameMaker(new.runtime, new.controls)
+        if seconds > 0 and old is not None:
+            self._crossfade = (Crossfade(FrameMaker(old.runtime, old.controls), make, seconds),
+                               make, old)
+            self.frames.set_make(self._crossfade[0])
+        else:
+            self.frames.set_make(make)
+            if old is not None and old is not self._given_bundle:
+                old.close()
+        self.bundle = new
+
+    def _finish_crossfade(self) -> None:
+        """Once a model crossfade has played out: the new model alone, the old one closed."""
+        fade = getattr(self, "_crossfade", None)
+        if fade is not None and fade[0].finished:
+            self._crossfade = None
+            self.frames.set_make(fade[1])
+            if fade[2] is not self._given_bundle:
+                fade[2].close()
+
+    def _keep(self, values: tuple) -> None:
+        """`/livegan/latent/keep <n>`: bookmark this moment's latent (z, W and seed) beside the
+        patch, for keyframe walks and style mixing."""
+        store = self.bundle.keyframes
+        if store is None:
+            raise ValueError("this show has no keyframe store (a patch file is needed)")
+        number = values[0] if values else None
+        if isinstance(number, bool) or not isinstance(number, (int, float)) \
+                or number != int(number):
+            raise ValueError(f"keep takes a keyframe number, got {number!r}")
+        z = getattr(self, "_z", None)
+        if z is None:
+            raise ValueError("nothing played yet to keep")
+        store.keep(int(number), z=z, w=self.bundle.controls.current_ws(), seed=self.latent.seed)
+        self.log.say(f"kept keyframe {int(number)} (seed {self.latent.seed})")
+
     def apply_edit(self, patch: Patch, bundle: ModelBundle | None = None) -> None:
         """Adopt an edited patch now, as a hot reload does (a replay's edits)."""
         self._reload(None, patch, bundle)
@@ -374,7 +428,7 @@ class Show:
             chain = new_chain or self.view.chain
             published, problems = source_params(patch)
             registry = scene_registry(bundle.num_ws, bundle.controls.params(), chain.params(),
-                                      published, self.sinks.params())
+                                      published, self.sinks.params() + sink_params(patch)[0])
             problems += check_params(patch, registry)
             if problems:
                 raise PatchError(problems)
@@ -383,15 +437,25 @@ class Show:
                 new_chain.release()
             self.log.say(f"patch not reloaded, keeping the last good one:\n{err}")
             return
+        try:
+            latent = LatentState(patch.walk, self.latent.seed, bundle.z_dim,
+                                 options=patch.walk_options, store=bundle.keyframes) \
+                if bundle is not self.bundle else None
+            if latent is None:
+                self.latent.set_kind(patch.walk, patch.walk_options)
+        except Exception as err:  # noqa: BLE001 - a walk that can't be made: keep the last
+            self.log.say(f"patch not reloaded, keeping the last good one: {patch.path}: "
+                         f"latent: {err}")
+            if new_chain is not None:
+                new_chain.release()
+            return
         if new_chain is not None:
             self.view.set_chain(new_chain)
         if bundle is not self.bundle:
-            self.bundle = bundle
-            self.frames.set_make(FrameMaker(bundle.runtime, bundle.controls))
-            self.latent = LatentState(patch.walk, self.latent.seed, bundle.z_dim)
+            self._swap_model(bundle, patch.model.crossfade)
+            self.latent = latent
             self.exposure.stop(timeout=0)  # never wait on the show's thread
             self.exposure = self._exposure_guide(bundle, patch.model)
-        self.latent.set_kind(patch.walk)
         self.sources.update(plan_inputs(patch, self.options))
         self._adopt(patch, previous=self.patch, bundle=bundle)
         if reloader is not None:
