@@ -115,8 +115,7 @@ class TwoDisplays:
         import shutil
         import subprocess
 
-        missing = [tool for tool in ("Xorg", "xrandr", "xwd", "convert")
-                   if shutil.which(tool) is None]
+        missing = [tool for tool in ("Xorg", "xrandr") if shutil.which(tool) is None]
         if not Path("/usr/lib/xorg/modules/drivers/dummy_drv.so").exists():
             missing.append("the dummy video driver")
         if missing:
@@ -157,18 +156,22 @@ class TwoDisplays:
             pytest.skip("the Xorg dummy server did not offer two displays to SDL")
 
     def screenshot(self) -> "np.ndarray":
-        """The whole X screen (both displays) as HxWx3 uint8, via xwd and ImageMagick."""
-        import io
-        import subprocess
-
+        """The whole X screen (both displays) as HxWx3 uint8: the root window's pixels, as
+        `xwd -root` takes them (python-xlib, so no ImageMagick is needed to read them)."""
         import numpy as np
-        from PIL import Image
+        from Xlib import X, display
 
-        dump = subprocess.run(["xwd", "-root", "-silent", "-display", self.display],
-                              check=True, capture_output=True, timeout=30).stdout
-        ppm = subprocess.run(["convert", "xwd:-", "ppm:-"], input=dump, check=True,
-                             capture_output=True, timeout=30).stdout
-        return np.asarray(Image.open(io.BytesIO(ppm)).convert("RGB"))
+        connection = display.Display(self.display)
+        try:
+            root = connection.screen().root
+            geometry = root.get_geometry()
+            image = root.get_image(0, 0, geometry.width, geometry.height, X.ZPixmap,
+                                   0xFFFFFFFF)
+        finally:
+            connection.close()
+        # depth 24 in 32-bit pixels, little-endian: B, G, R, unused
+        pixels = np.frombuffer(image.data, np.uint8).reshape(geometry.height, geometry.width, 4)
+        return pixels[:, :, 2::-1].copy()
 
     def stop(self) -> None:
         self.server.terminate()
@@ -183,3 +186,74 @@ def two_displays(tmp_path_factory):
     server = TwoDisplays(tmp_path_factory.mktemp("xorg"))
     yield server
     server.stop()
+
+
+class PulseServer:
+    """A PulseAudio server of the test's own with a null sink, reached through PULSE_SERVER:
+    sound another process plays into it (`play`, paplay) comes back from the `pulse` input
+    device (the sink's monitor). `stop()` and `start()` take it away and bring it back, as an
+    unplugged and replugged sound card would. Also used by bench/audio_latency.py."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+
+        missing = [tool for tool in ("pulseaudio", "pactl", "paplay") if shutil.which(tool) is None]
+        if missing:
+            pytest.skip(f"no PulseAudio here (missing: {', '.join(missing)}); "
+                        "scripts/setup.sh installs it")
+        self.folder = folder
+        self.server = f"unix:{folder / 'native'}"
+        self.process = None
+        self.start()
+
+    def _pactl(self, *args: str):
+        import subprocess
+
+        return subprocess.run(["pactl", "-s", self.server, *args], capture_output=True,
+                              timeout=30)
+
+    def start(self) -> None:
+        import subprocess
+
+        env = dict(os.environ, XDG_RUNTIME_DIR=str(self.folder), HOME=str(self.folder))
+        self.process = subprocess.Popen(
+            ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "-n",
+             "--load=module-null-sink sink_name=test_sink",
+             f"--load=module-native-protocol-unix socket={self.folder / 'native'} "
+             "auth-anonymous=1"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_for(lambda: self._pactl("info").returncode == 0, 30, 0.1):
+            self.stop()
+            pytest.skip("the test's PulseAudio server did not start")
+        self._pactl("set-default-sink", "test_sink")
+        self._pactl("set-default-source", "test_sink.monitor")
+
+    def play(self, path) -> "subprocess.Popen":
+        """Play a sound file into the null sink from another process."""
+        import subprocess
+
+        return subprocess.Popen(["paplay", "-s", self.server, str(path)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:  # noqa: BLE001
+                self.process.kill()
+            self.process = None
+
+
+@pytest.fixture(scope="module")
+def pulse_server(tmp_path_factory):
+    """A PulseServer whose null sink this process hears as its `pulse` input device."""
+    server = PulseServer(tmp_path_factory.mktemp("pulse"))
+    saved = os.environ.get("PULSE_SERVER")
+    os.environ["PULSE_SERVER"] = server.server
+    yield server
+    server.stop()
+    if saved is None:
+        os.environ.pop("PULSE_SERVER", None)
+    else:
+        os.environ["PULSE_SERVER"] = saved

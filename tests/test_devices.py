@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from conftest import wait_for
+
 
 def devices(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "liveGAN.cli", "devices", *args], env=env,
@@ -47,11 +49,20 @@ def test_lists_the_pulseaudio_input():
 
 def test_lists_a_virtual_midi_port_on_jack():
     mido = pytest.importorskip("mido")
-    try:
-        backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
-        port = backend.open_input("liveGAN devices test", virtual=True)
-    except Exception as err:  # noqa: BLE001
-        pytest.skip(f"no JACK server to make a MIDI port on ({err}); scripts/test.sh starts one")
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+    port, problem = None, None
+
+    def opened() -> bool:   # scripts/test.sh starts JACK just before the tests: give it time
+        nonlocal port, problem
+        try:
+            port = backend.open_input("liveGAN devices test", virtual=True)
+        except Exception as err:  # noqa: BLE001
+            problem = err
+        return port is not None
+
+    if not wait_for(opened, timeout=10, interval=0.5):
+        pytest.skip(f"no JACK server to make a MIDI port on ({problem}); scripts/test.sh "
+                    "starts one")
     try:
         run = devices(dict(os.environ), "--json")
     finally:

@@ -142,8 +142,15 @@ def namespace_problem() -> str | None:
 
 
 def decode(path: Path) -> list[np.ndarray]:
+    """The video frame on screen at each slot of 1/FPS (a frame the recorder skipped leaves
+    the one before on screen)."""
     with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        timed = [(round(float(f.pts * f.time_base) * FPS), f.to_ndarray(format="rgb24"))
+                 for f in container.decode(video=0)]
+    slots = []
+    for (slot, image), (following, _) in zip(timed, timed[1:] + [(timed[-1][0] + 1, None)]):
+        slots += [image] * max(1, following - slot)
+    return slots
 
 
 def test_a_receiver_in_another_process_gets_the_recorded_frames_and_the_sound(tmp_path):
@@ -176,9 +183,10 @@ def test_a_receiver_in_another_process_gets_the_recorded_frames_and_the_sound(tm
             errors = {k: np.abs(frame.astype(int) - recorded[k].astype(int)).mean()
                       for k in range(max(0, slot - 3), min(len(recorded), slot + 4))}
             # equal to the recorded frame of the same show time, up to the two codecs' loss
-            # (a neighbour may be as close: the display repeats a generator frame it has not
-            # replaced yet)
-            assert errors[slot] < 4 and errors[slot] <= min(errors.values()) + 0.25, \
+            # and to the show's own jitter: two frames a few ms apart may fall in one slot,
+            # and the recorder keeps the first (a neighbour may be as close: the display
+            # repeats a generator frame it has not replaced yet)
+            assert errors[slot] < 6 and errors[slot] <= min(errors.values()) + 0.25, \
                 (slot, errors)
             margins.append(np.mean([e for k, e in errors.items() if k != slot]) - errors[slot])
         assert np.mean(margins) > 1.0, margins   # the picture moves: frames are told apart

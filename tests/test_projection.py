@@ -352,8 +352,8 @@ def test_osc_and_calibration_keys_move_a_corner_in_a_running_show(tmp_path, show
                         == pytest.approx(0.25 + 10 / width, abs=1e-9))
         key(pygame.K_TAB)                            # next handle: top-right
         key(pygame.K_DOWN)
-        assert wait_for(lambda: engine.values["out0/corner_tr_y"] > 0)
-        key(pygame.K_s)                              # save into the patch
+        assert wait_for(lambda: shown("out0/corner_tr_y") > 0)
+        key(pygame.K_s)                              # save what the window shows
         assert wait_for(lambda: any("saved to" in m for m in said))
         key(pygame.K_k)
         assert wait_for(lambda: engine.values["out0/calibrate"] == 0.0)

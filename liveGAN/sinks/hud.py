@@ -1,8 +1,8 @@
 """The heads-up display: a few lines of text (fps, generator fps, last parameter changed) as a
 GL texture that the window blends over the frame.
 
-Place in the data flow: the window sink (formats the strings) -> **sinks/window** (draws this texture in
-a corner). Text is rendered with pygame.font and uploaded only when it changes; the texture is
+Place in the data flow: the window sink (formats the strings) -> **sinks/window** (draws this
+texture in a corner). Text is rendered with pygame.font and uploaded only when it changes; the texture is
 reused while the text fits, so a steady HUD costs no allocation per frame.
 """
 from __future__ import annotations

@@ -118,8 +118,10 @@ class Recorder:
     `queue_frames` is how many frames may wait for the encoder before frames are dropped.
 
     `write` never blocks; `close` finishes the file and renames it into place. Frame `i` has
-    presentation time `i / fps`; dropped frames are not in the file, so a recording that
-    dropped frames is that much shorter than the show.
+    presentation time `i / fps`, or `pts / fps` when `write` is given the frame's `pts`: then a
+    frame that was not written (dropped, or never sent) leaves the one before on screen, and
+    the video keeps its time line (a keyframe at least every second of it). When the encoder
+    cannot keep up it says so once, with its cost per frame and what to change.
     """
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float,
@@ -136,6 +138,9 @@ class Recorder:
         self.frames_written = 0
         self.frames_dropped = 0
         self._closed = False
+        self._next_key = 0          # the first pts that must be a keyframe (a new fragment)
+        self._last_write_at = None  # when write() last queued a frame, and the mean interval
+        self._write_interval = 0.0
         self._said_dropping = False
         self._said_bad_frame = False
         self._failed = False
@@ -248,14 +253,21 @@ class Recorder:
 
     # -- the frame loop's side ------------------------------------------------------------
 
-    def write(self, frame: np.ndarray, block: bool = False) -> None:
-        """Queue one frame (H x W x 3 RGB or H x W x 4 RGBA, uint8, top row first).
+    def write(self, frame: np.ndarray, block: bool = False, pts: int | None = None) -> None:
+        """Queue one frame (H x W x 3 RGB or H x W x 4 RGBA, uint8, top row first), at `pts`
+        (in frames of `fps`, rising; default: the next frame).
 
         Never blocks unless `block` (offline renders, where every frame must be in the file):
         if the encoder is behind, the frame is dropped and counted. A frame of the
         wrong size or type is dropped with one message. A vertically flipped view
         (`frame[::-1]`) costs nothing extra: the frame is copied here anyway.
         """
+        now = time.perf_counter()
+        if self._last_write_at is not None:
+            step = now - self._last_write_at
+            self._write_interval = step if self._write_interval == 0 else \
+                0.9 * self._write_interval + 0.1 * step
+        self._last_write_at = now
         if self._closed:
             raise RuntimeError(f"recording {self.target}: write() after close()")
         if self._failed:
@@ -285,10 +297,10 @@ class Recorder:
             buffer[height:, :width] = buffer[height - 1:height, :width]
             buffer[:, width:] = buffer[:, width - 1:width]
         if block:
-            self._work.put(buffer)
+            self._work.put((buffer, pts))
             return
         try:
-            self._work.put_nowait(buffer)
+            self._work.put_nowait((buffer, pts))
         except queue.Full:
             self._free.put(buffer)
             self._drop_for_speed()
@@ -311,24 +323,32 @@ class Recorder:
         self.frames_dropped += 1
         if not self._said_dropping:
             self._said_dropping = True
-            self.log(f"recording {self.target}: the encoder is not keeping up; dropping frames "
-                     "(the count is reported at close)")
+            median, p90 = self.encode_stats()
+            self.log(f"recording {self.target}: the encoder is not keeping up ({median:.1f} ms "
+                     f"a frame, p90 {p90:.1f}, for a frame every "
+                     f"{1000 * self._write_interval:.1f} ms); dropping frames, the video holds "
+                     f"the frame before (the count is reported at close). To keep up: "
+                     f"preset = \"ultrafast\", a lower recording rate (fps = 30), a smaller "
+                     f"output size, or codec = \"h264_nvenc\" on an NVIDIA GPU; a live show's "
+                     f"performance log (.livegan.jsonl.gz beside the video) renders every "
+                     f"frame again: livegan render --replay LOG --out VIDEO")
 
     # -- the worker's side ----------------------------------------------------------------
 
     def _run(self) -> None:
         """Encode queued frames until the end marker (None), then flush and finish the file."""
         while True:
-            buffer = self._work.get()
+            item = self._work.get()
             self._encode_audio()
-            if buffer is None:
+            if item is None:
                 break
+            buffer, pts = item
             if self._failed:
                 self._free.put(buffer)
                 continue
             try:
                 started = time.perf_counter()
-                self._encode(buffer)
+                self._encode(buffer, pts)
                 self._encode_ms[self._encode_count % STATS_WINDOW] = (
                     (time.perf_counter() - started) * 1e3)
                 self._encode_count += 1
@@ -341,11 +361,18 @@ class Recorder:
                 self._free.put(buffer)
         self._finish()
 
-    def _encode(self, buffer: np.ndarray) -> None:
+    def _encode(self, buffer: np.ndarray, pts: int | None) -> None:
         pixel_format = "rgb24" if buffer.shape[2] == 3 else "rgba"
         frame = self._av.VideoFrame.from_ndarray(buffer, format=pixel_format)
-        frame.pts = self.frames_written
+        frame.pts = self.frames_written if pts is None else pts
         frame.time_base = self._time_base
+        if frame.pts >= self._next_key:
+            # A keyframe (and a new MP4 fragment) every second of the video's time, however
+            # few frames arrive: what a crash can cost stays a second.
+            from av.video.frame import PictureType
+
+            frame.pict_type = PictureType.I
+            self._next_key = frame.pts + max(1, round(self.fps))
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
 
@@ -416,7 +443,9 @@ class Recorder:
             self.log(f"recording {self.target}: could not rename {self.partial_path} "
                      f"({error}); the recording is there")
             return
-        dropped = f", {self.frames_dropped} dropped" if self.frames_dropped else ""
+        sent = self.frames_written + self.frames_dropped
+        dropped = f", {self.frames_dropped} dropped ({100 * self.frames_dropped / sent:.1f} % " \
+            f"of the frames sent)" if self.frames_dropped else ""
         self.log(f"recorded {self.frames_written} frames{dropped} to {final}")
         self.path = final
 
@@ -467,11 +496,14 @@ class RecordSink:
     `preset` (the encoder preset, default chosen for real time), `audio` (true: an AAC sound
     track of the live audio input, placed at the show time it was heard, see
     `liveGAN.sinks.record_audio`), `audio_rate` (default 48000) and `audio_channels` (1 or 2,
-    default 2). A file already at `path` is kept: the recording goes to the next free
-    `<name>-N<ext>`.
+    default 2), `audio_file` (offline renders: the sound track is that file from its start,
+    `livegan render --audio`), `fps` (the video's frame rate, default the show's; a lower one
+    records every frame that falls on its grid and costs the encoder less). A file already at
+    `path` is kept: the recording goes to the next free `<name>-N<ext>`.
 
-    The file has a constant frame rate against the show's clock: when a live frame comes late,
-    the frame before is written again rather than letting the video run fast.
+    Each frame is encoded once, placed at its show time: when a live frame comes late, the one
+    before stays on screen in the video (the encoder is not made to encode it again), so the
+    video is exactly as long as the show.
     """
 
     def __init__(self, options: dict) -> None:
@@ -486,13 +518,23 @@ class RecordSink:
         self.audio = options.pop("audio", False)
         self.audio_rate = options.pop("audio_rate", 48000)
         self.audio_channels = options.pop("audio_channels", 2)
+        self.audio_file = options.pop("audio_file", None)
+        self.fps = options.pop("fps", None)
         self.log: Callable[[str], None] = print
         self._link = None
         self.track = None
+        self.song = None
         if options:
             raise RecorderError(f"record: unknown option(s) {', '.join(sorted(options))} "
-                                "(known: path, quality, codec, preset, audio, audio_rate, "
-                                "audio_channels)")
+                                "(known: path, quality, codec, preset, fps, audio, "
+                                "audio_rate, audio_channels, audio_file)")
+        if self.audio_file is not None and (not isinstance(self.audio_file, (str, os.PathLike))
+                                            or not str(self.audio_file)):
+            raise RecorderError("record: audio_file must be the path of a sound file")
+        if self.fps is not None and (isinstance(self.fps, bool)
+                                     or not isinstance(self.fps, (int, float))
+                                     or not 1 <= self.fps <= 240):
+            raise RecorderError(f"record: fps must be a number 1..240, not {self.fps!r}")
         if not isinstance(self.audio, bool):
             raise RecorderError("record: audio must be true or false")
         if self.audio_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000):
@@ -518,10 +560,16 @@ class RecordSink:
         target = free_path(self.target)
         if target != self.target:
             self.log(f"{self.target} exists; recording to {target} instead")
-        sound = (self.audio_rate, self.audio_channels) if self.audio else None
-        self.recorder = Recorder(target, size, fps, codec=self.codec, quality=self.quality,
-                                 log=self.log, preset=self.preset, audio=sound)
-        if sound is not None:
+        sound = (self.audio_rate, self.audio_channels) \
+            if self.audio or self.audio_file is not None else None
+        if self.audio_file is not None:
+            from liveGAN.audio.decode import FileSound
+
+            self.song = FileSound(self.audio_file, *sound)
+        self.recorder = Recorder(target, size, self.fps or fps, codec=self.codec,
+                                 quality=self.quality, log=self.log, preset=self.preset,
+                                 audio=sound)
+        if sound is not None and self.song is None:
             from liveGAN.sinks.record_audio import AudioTrack
 
             self.track = AudioTrack(*sound, log=self.log)
@@ -534,13 +582,16 @@ class RecordSink:
 
     def send(self, frame) -> None:
         recorder = self.recorder
-        due = int(round(frame.time * recorder.fps)) + 1
-        copies = max(1, min(due - self._written, 4))
-        pixels = frame.pixels()
-        for _ in range(copies):
-            recorder.write(pixels, block=not frame.realtime)
-        self._written += copies
-        if self.track is not None:
+        pts = int(round(frame.time * recorder.fps))
+        if pts < self._written:
+            return  # this moment of the video has its frame already (recording at a lower fps)
+        recorder.write(frame.pixels(), block=not frame.realtime, pts=pts)
+        self._written = pts + 1  # the video's length so far, in frames
+        if self.song is not None:   # a render's song, up to the end of this frame
+            due = round(self._written / recorder.fps * self.audio_rate)
+            for samples, position in self.song.until(due):
+                recorder.write_audio(samples, position)
+        elif self.track is not None:
             link = self._link
             ring = link.audio() if link is not None and frame.realtime else None
             started_at = link.snapshot().started_at if link is not None else 0.0

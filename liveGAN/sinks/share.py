@@ -29,8 +29,8 @@ class SharingUnavailable(PluginError):
 
 def _import(module: str, platform: str, package: str):
     if not sys.platform.startswith(platform):
-        raise SharingUnavailable(f"{module} runs on {'macOS' if platform == 'darwin' else 'Windows'} "
-                                 "only")
+        system = "macOS" if platform == "darwin" else "Windows"
+        raise SharingUnavailable(f"{module} runs on {system} only")
     try:
         return __import__(module)
     except ImportError:
