@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "learn": ("liveGAN.commands.learn", "move a MIDI control to map it onto a parameter"),
     "devices": ("liveGAN.commands.devices",
                 "list displays, audio inputs, MIDI ports, NDI sources and virtual cameras"),
+    "listen": ("liveGAN.commands.listen",
+               "meters of what an audio input hears, or a song's tempo, beats and onsets"),
 }
 
 

@@ -1,7 +1,9 @@
 """Reading audio files: any format FFmpeg knows (WAV, FLAC, MP3, OGG...), mixed to mono.
 
 Place in the data flow: audio file -> **decode** -> the analyser (`offline.py`), the same one
-that serves live input. Decoding streams in chunks, so a long file is never held twice.
+that serves live input; and audio file -> **decode** (`FileSound`, mono or stereo) -> the sound
+track of `livegan render --audio`. Decoding streams in chunks, so a long file is never held
+twice.
 
 Every failure - a missing, empty, corrupt or truncated file, a file without an audio stream, a
 format FFmpeg cannot read - raises one `AudioFileError` that names the file and what was wrong.
@@ -53,7 +55,21 @@ def iter_mono(path: str | Path, sample_rate: int | None = 48000) -> Iterator[np.
     Channels are mixed by their mean (as `AudioAnalyzer.process` mixes live input); a 5.1 file
     counts all six. Raises AudioFileError before the first chunk or at the chunk that fails.
     """
-    path = Path(path)
+    for planes in _planes(Path(path), sample_rate, None):
+        yield _to_mono(planes)
+
+
+def iter_frames(path: str | Path, sample_rate: int, channels: int) -> Iterator[np.ndarray]:
+    """Decoded audio as float32 [n, channels] chunks (channels 1 or 2) at `sample_rate`, the
+    file's channels mixed down (or up) by FFmpeg: the sound `livegan render --audio` muxes.
+    Raises AudioFileError as `iter_mono` does."""
+    layout = {1: "mono", 2: "stereo"}[channels]
+    for planes in _planes(Path(path), sample_rate, layout):
+        yield np.ascontiguousarray(planes.T, dtype=np.float32)
+
+
+def _planes(path: Path, sample_rate: int | None, layout: str | None) -> Iterator[np.ndarray]:
+    """[channels, n] float planes at `sample_rate`, in `layout` (None: the file's own)."""
     container = _open(path)
     with container:
         if not container.streams.audio:
@@ -66,16 +82,17 @@ def iter_mono(path: str | Path, sample_rate: int | None = 48000) -> Iterator[np.
             for frame in container.decode(stream):
                 if resampler is None:
                     rate = sample_rate or frame.sample_rate
-                    resampler = av.AudioResampler(format="fltp", layout=frame.layout, rate=rate)
+                    resampler = av.AudioResampler(format="fltp", layout=layout or frame.layout,
+                                                  rate=rate)
                 for out in resampler.resample(frame):
-                    chunk = _to_mono(out.to_ndarray())
-                    produced += len(chunk)
-                    yield chunk
+                    planes = out.to_ndarray()
+                    produced += planes.shape[1]
+                    yield planes
             if resampler is not None:
                 for out in resampler.resample(None):
-                    chunk = _to_mono(out.to_ndarray())
-                    produced += len(chunk)
-                    yield chunk
+                    planes = out.to_ndarray()
+                    produced += planes.shape[1]
+                    yield planes
         except av.error.FFmpegError as err:
             where = f" after {produced} samples" if produced else ""
             raise _fail(path, f"decoding failed{where} ({err.strerror or type(err).__name__})") from err
@@ -96,3 +113,29 @@ def decode_mono(path: str | Path, sample_rate: int | None = 48000) -> tuple[np.n
     rate = sample_rate or probe_rate(path)
     chunks = list(iter_mono(path, rate))
     return np.concatenate(chunks), rate
+
+
+class FileSound:
+    """A file's sound for a video's track, decoded as the video is written: `until(n)` returns
+    the chunks up to sample `n` as (samples [k, channels] float32, position) from position 0,
+    back to back. Past the end of the file there is nothing more (the track ends there)."""
+
+    def __init__(self, path: str | Path, sample_rate: int, channels: int) -> None:
+        self.path = Path(path)
+        self.position = 0
+        self._chunks = iter_frames(self.path, sample_rate, channels)
+        self._held: np.ndarray | None = None
+
+    def until(self, end: int) -> list[tuple[np.ndarray, int]]:
+        out = []
+        while self.position < end:
+            chunk = self._held if self._held is not None else next(self._chunks, None)
+            self._held = None
+            if chunk is None:
+                break
+            take = min(len(chunk), end - self.position)
+            if take < len(chunk):
+                self._held = chunk[take:]
+            out.append((chunk[:take], self.position))
+            self.position += take
+        return out

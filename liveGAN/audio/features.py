@@ -80,6 +80,37 @@ MIN_SPAN = {"level": 1e-3, "peak": 1e-3, "bands": 1e-3, "flux": 0.05, "onset_str
             "chroma": 0.05, "centroid": 0.1}
 
 
+def feature_range(name: str) -> tuple[float, float, float, str]:
+    """(lowest, highest, value in silence, one-line description) of the feature `name`: what
+    a read-only `audio/<name>` param declares, and what a meter scales by."""
+    fixed = {
+        "level": (0.0, 1.0, 0.0, "loudness (RMS), auto-gained 0..1"),
+        "level_db": (DB_FLOOR, 20.0, DB_FLOOR, "loudness (RMS) in dBFS"),
+        "peak": (0.0, 10.0, 0.0, "sample peak, 1 = full scale (a clip meter)"),
+        "peak_db": (DB_FLOOR, 20.0, DB_FLOOR, "sample peak in dBFS"),
+        "low": (0.0, 1.0, 0.0, "bass band energy, auto-gained 0..1"),
+        "mid": (0.0, 1.0, 0.0, "middle band energy, auto-gained 0..1"),
+        "high": (0.0, 1.0, 0.0, "treble band energy, auto-gained 0..1"),
+        "flux": (0.0, 1.0, 0.0, "spectral flux: how much the spectrum rose, auto-gained"),
+        "onset": (0.0, 1.0, 0.0, "1 for a moment on each onset (a hit, a note)"),
+        "onset_strength": (0.0, 1.0, 0.0, "the last onset's strength, decaying over 250 ms"),
+        "beat": (0.0, 1.0, 0.0, "1 for a moment on each beat"),
+        "bpm": (0.0, 400.0, 0.0, "detected tempo (0 until it locks)"),
+        "beat_phase": (0.0, 1.0, 0.0, "position inside the beat, 0 on the beat"),
+        "beat_confidence": (0.0, 1.0, 0.0, "how steady the detected beat is"),
+        "centroid": (0.0, 1.0, 0.0, "brightness: spectral centroid, 20 Hz = 0 .. 20 kHz = 1"),
+        "centroid_hz": (0.0, RATE_MAX / 2, 0.0, "spectral centroid in Hz"),
+        "silence": (0.0, 1.0, 1.0, "1 after a quarter second of silence"),
+    }
+    if name in fixed:
+        return fixed[name]
+    if name.startswith("chroma_") and name[7:].isdigit() and int(name[7:]) < 12:
+        return (0.0, 1.0, 0.0, f"pitch class {PITCH_CLASSES[int(name[7:])]}, loudest = 1")
+    if name.startswith("band_") and name[5:].isdigit():
+        return (0.0, 1.0, 0.0, f"energy of band {name[5:]}, auto-gained 0..1")
+    raise KeyError(f"no audio feature {name!r}")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """What the analyser computes and how. Checked when the analyser is built.

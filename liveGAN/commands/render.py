@@ -3,6 +3,11 @@
 `livegan render --replay LOG --out FILE` renders a recorded performance again (the log a live
 show writes beside its recording, `show.livegan.jsonl.gz`): the same events, edits, seeds and
 frame times, at any size (`--size`) and, with `--fps`, on a regular frame grid.
+
+`livegan render PATCH --audio SONG --out FILE` renders to a song (WAV, FLAC, MP3, OGG, ...): the
+song is analysed first, as the patch's audio input would hear it, each video frame gets that
+moment's `audio/...` params, and the song is the video's sound track. The length is the song's
+unless `--frames` or `--duration` says otherwise.
 """
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from liveGAN.commands.common import add_patch_argument, parse_size, resolve_patc
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_patch_argument(parser)
     parser.add_argument("--out", type=Path, required=True, help="video file (.mp4 or .mkv)")
+    parser.add_argument("--audio", type=Path, metavar="SONG",
+                        help="render to a song: its sound drives the patch's audio/... params "
+                             "and is the video's sound track (length: the song's)")
     parser.add_argument("--replay", type=Path, metavar="LOG",
                         help="render the performance log of a recorded live show "
                              "(PATCH, --frames and --duration come from the log)")
@@ -34,16 +42,55 @@ def run(args: argparse.Namespace) -> int:
     from liveGAN.show.options import RunOptions
 
     if args.replay is not None:
+        if args.audio is not None:
+            print("render: --replay plays the sound the live show heard; leave out --audio",
+                  file=sys.stderr)
+            return 2
         return replay(args)
-    if args.frames is None and args.duration is None:
+    song = None
+    if args.audio is not None:
+        song = analyse_song(args)
+        if isinstance(song, int):
+            return song
+    frames = args.frames
+    if song is not None and args.frames is None and args.duration is None:
+        frames = song.frames
+    if frames is None and args.duration is None:
         print("render: give the length with --frames N or --duration SECONDS "
-              "(or --replay LOG)", file=sys.stderr)
+              "(or --audio SONG, or --replay LOG)", file=sys.stderr)
         return 2
-    options = RunOptions(headless=True, offline=True, frames=args.frames,
+    options = RunOptions(headless=True, offline=True, frames=frames,
                          duration=args.duration, size=args.size, fps=args.fps,
                          record=args.out, no_osc=True, seed=args.seed, device=args.device,
-                         watch=False, progress=True)
+                         watch=False, progress=True, audio=song)
     return play(resolve_patch(args.patch), options)
+
+
+def analyse_song(args: argparse.Namespace):
+    """The song of `--audio`, analysed at the render's frame rate with the patch's audio
+    input's settings (a SongFeed); or the exit code after saying why it can't be."""
+    from liveGAN.audio.decode import AudioFileError
+    from liveGAN.audio.offline import analyse_file
+    from liveGAN.patch import PatchError, load_patch
+    from liveGAN.sources.audio import SongFeed, patch_audio_config
+
+    try:
+        patch = load_patch(resolve_patch(args.patch))
+        config = patch_audio_config(patch)
+    except (PatchError, ValueError) as err:
+        print(f"patch has errors:\n{err}", file=sys.stderr)
+        return 1
+    fps = args.fps or patch.fps
+    print(f"analysing {args.audio} ...", flush=True)
+    try:
+        analysis = analyse_file(args.audio, fps, config)
+    except (AudioFileError, ValueError) as err:
+        print(f"render --audio: {err}", file=sys.stderr)
+        return 1
+    tempo = f"{analysis.bpm:.1f} BPM" if analysis.bpm > 0 else "no steady beat"
+    print(f"{args.audio}: {analysis.duration:.2f} s, {tempo}, {len(analysis.onsets)} onsets, "
+          f"{analysis.frames} frames at {fps:g} fps", flush=True)
+    return SongFeed(analysis, args.audio)
 
 
 def replay(args: argparse.Namespace) -> int:

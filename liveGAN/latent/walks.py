@@ -16,15 +16,18 @@ from liveGAN.params import Param
 
 WALKS = ("noise", "circle", "beats", "still")
 SEED_MAX = 2**31 - 1
+TRUNCATION_MAX = 1.5
+PULSE_REACH = 0.5   # how far a full `latent/pulse` lifts truncation psi
 
 
 def walk_params(num_ws: int = 18) -> list[Param]:
     """The `latent/...` controls every show has: walk speed, truncation, seed and seed steps,
-    and how firmly the walk keeps out of the dark (`latent.exposure`)."""
+    the moves that rest at 0 for sound to drive (pulse, motion), and how firmly the walk keeps
+    out of the dark (`latent.exposure`)."""
     return [
         Param("latent", "speed", "float", 0.25, 0.0, 4.0, 0.5,
               "latent walk speed, radians of walk phase per second"),
-        Param("latent", "truncation", "float", 0.8, 0.0, 1.5, 0.3,
+        Param("latent", "truncation", "float", 0.8, 0.0, TRUNCATION_MAX, 0.3,
               "truncation psi: lower is safer and more average, higher is wilder"),
         Param("latent", "truncation_cutoff", "int", 0, 0, max(num_ws, 1), 0,
               "truncate only the first N layers (0: all layers)"),
@@ -32,8 +35,19 @@ def walk_params(num_ws: int = 18) -> list[Param]:
               "seed of the latent walk; a change glides to the new walk"),
         Param("latent", "next_seed", "trigger", 0, 0, 1, 0, "glide to the next seed"),
         Param("latent", "prev_seed", "trigger", 0, 0, 1, 0, "glide to the previous seed"),
+        Param("latent", "pulse", "float", 0.0, 0.0, 1.0, 0.0,
+              "push the latent outward from the model's average for a moment (truncation "
+              f"lifted by up to {PULSE_REACH:g}); 0 at rest: map a beat or an onset here"),
+        Param("latent", "motion", "float", 0.0, 0.0, 4.0, 0.0,
+              "extra walk speed added to latent/speed; 0 at rest: map the loudness here"),
         *exposure_params(),
     ]
+
+
+def pulsed_truncation(truncation: float, pulse: float) -> float:
+    """Truncation psi with `latent/pulse` on top. StyleGAN normalises z, so pushing z itself
+    outward changes nothing; pushing W away from its average is what psi does."""
+    return min(truncation + PULSE_REACH * max(pulse, 0.0), TRUNCATION_MAX)
 
 
 def seed_vectors(seed: int, count: int, z_dim: int) -> np.ndarray:

@@ -90,7 +90,9 @@ class Instrument:
         move a morph; returns the triggers the rest of the update acts on this frame."""
         tempo = clock.tempo
         self._live = bool(getattr(clock, "live", False))
-        if self._live:
+        if self._live or self.follower.source == "audio":
+            # The audio beat is in the params, so a render to a song (and a replay) follows it
+            # too; the other sources report in wall-clock time, live only.
             self._follow(values, clock)
         self._beat = beat = tempo.beat
         now = time.perf_counter()

@@ -33,6 +33,8 @@ class RunOptions:
     watch: bool = True
     progress: bool = False     # a progress bar with ETA on stderr (offline renders)
     replay: object = None      # a liveGAN.show.performance.Replay to play back (render --replay)
+    audio: object = None       # a liveGAN.sources.audio.SongFeed: a song's features, frame by
+                               #   frame, and its sound for the recording (render --audio)
 
 
 @dataclass
@@ -71,13 +73,17 @@ def plan_inputs(patch: Patch, options: RunOptions) -> list[PluginSpec]:
 
 
 def plan_outputs(patch: Patch, options: RunOptions) -> list[PluginSpec]:
-    """The outputs to open: the patch's, `--record` replacing the patch's recording, and a
+    """The outputs to open: the patch's, `--record` replacing the patch's recording (with the
+    song of `render --audio` as its sound), and a
     window (from `[output] display / fullscreen`, or `--display` / `--fullscreen`) when the
     show has a screen and the patch lists none; no window headless or offline."""
     specs = list(patch.outputs)
     if options.record is not None:
         specs = [s for s in specs if s.kind != "record"]
-        specs.append(PluginSpec("record", {"path": str(options.record)}, "--record"))
+        record = {"path": str(options.record)}
+        if options.audio is not None:
+            record["audio_file"] = str(options.audio.path)   # the song is the sound track
+        specs.append(PluginSpec("record", record, "--record"))
     if options.headless or options.offline:
         return [s for s in specs if s.kind != "window"]
     overrides = {}

@@ -15,7 +15,7 @@ from typing import Callable
 
 from liveGAN.clock import FixedClock, RealtimeClock, interval_stats
 from liveGAN.latent.exposure import ExposureGuide
-from liveGAN.latent.walks import SEED_MAX, LatentState
+from liveGAN.latent.walks import SEED_MAX, LatentState, pulsed_truncation
 from liveGAN.log import RateLimitedLog
 from liveGAN.params import OSC_PREFIX, Registry
 from liveGAN.patch import ModelSpec, Patch, PatchError, check_params, load_patch
@@ -229,6 +229,12 @@ class Show:
         if self.replay is not None:
             # A replay opens no inputs and no window, yet plays what the live ones declared.
             published, outputs = source_params(patch)[0], sink_params(patch)[0]
+        elif self.options.offline:
+            published = source_params(patch)[0]  # a render opens no inputs: they rest
+        song = self.options.audio
+        if song is not None:
+            # A render to a song: its features are the audio params, whatever input is listed.
+            published = [p for p in published if p.group != "audio"] + song.params()
         return scene_registry(bundle.num_ws, bundle.controls.params(), chain.params(),
                               published, outputs)
 
@@ -289,6 +295,8 @@ class Show:
         self._drained_at = time.perf_counter()
         latest, events = self.inbox.drain() if self.replay is None \
             else self.replay.events(clock.frame)
+        if self.options.audio is not None:
+            latest.update(self.options.audio.posts(clock.frame))  # this frame of the song
         control.apply(latest, events)
         fired = control.step(dt, clock.tempo.beat)
         fired = self.instrument.update(fired, values, clock, self.latent)
@@ -304,10 +312,12 @@ class Show:
                 values.set_now("clock/bpm", bpm)
         clock.tempo.bpm = values["clock/bpm"]
         self.latent.set_seed(values.typed("latent/seed"))
-        z = self.latent.advance(dt, values["latent/speed"], clock.tempo.beat)
+        z = self.latent.advance(dt, values["latent/speed"] + values["latent/motion"],
+                                clock.tempo.beat)
         z = self.exposure.steer(z, values["latent/avoid_dark"], dt)
         self._z = z
-        request = Request(z=z, truncation_psi=values["latent/truncation"],
+        request = Request(z=z, truncation_psi=pulsed_truncation(values["latent/truncation"],
+                                                                values["latent/pulse"]),
                           truncation_cutoff=values.typed("latent/truncation_cutoff"),
                           values=values.snapshot(), noise_mode=self.patch.model.noise_mode,
                           seq=clock.frame, time=clock.time)
@@ -365,10 +375,11 @@ class Show:
     def reload_shaders(self, trial: bool = True) -> None:
         """Recompile the effects whose files changed (a new program proves its speed first
         unless `trial` is False: a replay takes what the live show took)."""
-        changed = self.view.chain.check_reload(trial=trial)
-        if changed and self.performance is not None:
-            self.performance.edit(self.clock.frame + 1, shaders=changed)
-        if changed:
+        chain = self.view.chain
+        params_changed = chain.check_reload(trial=trial)
+        if chain.reloaded and self.performance is not None:
+            self.performance.edit(self.clock.frame + 1, shaders=chain.reloaded)
+        if params_changed:
             self._adopt(self.patch, previous=self.patch)
 
     def _swap_model(self, bundle: ModelBundle, seconds: float) -> None:

@@ -15,8 +15,10 @@ from liveGAN.render.chain import FrameUniforms, ShaderChain, Stage
 from liveGAN.render.upload import TextureUploader
 
 # The engine's audio uniforms and the read-only params an audio input publishes for them.
+# `u_onset` is the onset's strength, which jumps up on a hit and decays over 250 ms: a flash
+# a shader can show (the 0/1 `audio/onset` pulse is for triggers).
 AUDIO_UNIFORMS = {"level": "audio/level", "bass": "audio/low", "mid": "audio/mid",
-                  "treble": "audio/high", "onset": "audio/onset"}
+                  "treble": "audio/high", "onset": "audio/onset_strength"}
 
 
 def build_chain(ctx, patch, size: tuple[int, int], log) -> ShaderChain:

@@ -1,0 +1,241 @@
+"""The audio input live, with real parts: sound played by another process (paplay) into a
+PulseAudio null sink is heard through PortAudio by the show's `[[inputs]] kind = "audio"`.
+
+The drum loop's onsets and tempo are known from how it was made (tests/audio_signals.py); the
+show's own values (its published snapshots) and its recording are checked against them. A
+device that is missing, or that goes away and comes back, never stops the show.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import av
+import numpy as np
+import pytest
+
+from audio_signals import drum_loop, f_measure, sine, write_audio
+from conftest import wait_for
+from liveGAN.show.options import RunOptions
+from liveGAN.show.show import Show
+from liveGAN.standin import stand_in_bundle
+
+RATE = 48000
+BPM = 100.0
+
+PATCH = """
+[model]
+preset = "stand-in"
+[latent]
+walk = "still"
+[clock]
+bpm = 120
+source = "audio"
+[output]
+size = [64, 36]
+fps = 30
+window = false
+[osc]
+enabled = false
+[[inputs]]
+kind = "audio"
+device = "{device}"
+trigger_hold = 0.12
+poll = 0.2
+[[mappings]]
+source = "audio/onset"
+target = "latent/next_seed"
+[[mappings]]
+source = "audio/onset_strength"
+target = "latent/pulse"
+{extra}
+"""
+
+RECORD = """
+[[outputs]]
+kind = "record"
+path = "show.mkv"
+audio = true
+"""
+
+
+class Watch:
+    """Every snapshot the show publishes (polled from another thread, as OSC feedback or a
+    HUD would read them): (show time, values)."""
+
+    def __init__(self, show) -> None:
+        self.show = show
+        self.seen: list[tuple[float, dict]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        last = -1
+        while not self._stop.is_set():
+            snapshot = self.show.link.snapshot()
+            if snapshot.frame != last:
+                last = snapshot.frame
+                self.seen.append((snapshot.time, dict(snapshot.values)))
+            time.sleep(0.002)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def column(self, key: str) -> np.ndarray:
+        return np.array([values[key] for _, values in self.seen])
+
+    def times(self) -> np.ndarray:
+        return np.array([t for t, _ in self.seen])
+
+
+def start(tmp_path, device: str = "pulse", extra: str = ""):
+    (tmp_path / "patch.toml").write_text(PATCH.format(device=device, extra=extra))
+    said: list[str] = []
+    show = Show(tmp_path / "patch.toml", RunOptions(headless=True, no_osc=True, watch=False),
+                print_fn=said.append, bundle=stand_in_bundle(32))
+    return show, said
+
+
+def test_a_drum_loop_is_heard_live_onsets_tempo_moves_and_the_recording(
+        pulse_server, tmp_path, show_thread):
+    loop = drum_loop(BPM, 14.0, RATE, "rock")
+    wav = tmp_path / "loop.wav"
+    write_audio(wav, loop.samples, RATE, "pcm_s16le")
+    show, said = start(tmp_path, extra=RECORD)
+    with show_thread(show):
+        source = show.source("AudioSource")
+        assert source is not None, said
+        # PulseAudio takes a moment to start delivering a new recording stream.
+        assert wait_for(lambda: source.blocks > 50, 60), said
+        watch = Watch(show)
+        time.sleep(0.5)
+        seed_before = show.link.snapshot().values["latent/seed"]
+        player = pulse_server.play(wav)
+        assert player.wait(60) == 0
+        time.sleep(1.0)
+        watch.stop()
+        final = show.link.snapshot()
+    assert not any("Traceback" in line for line in said), said
+
+    # Onsets: each one the show saw (a rising edge of audio/onset in its values) against the
+    # loop's, after lining up the loop's start with the show's clock.
+    onset = watch.column("audio/onset")
+    times = watch.times()
+    edges = times[1:][(onset[1:] >= 0.5) & (onset[:-1] < 0.5)]
+    assert len(edges) > 10, (len(edges), said)
+    rough = edges[0] - loop.onsets[0]
+    offset = rough + float(np.median([e - rough - loop.onsets[np.argmin(np.abs(
+        loop.onsets - (e - rough)))] for e in edges]))
+    score = f_measure(edges - offset, loop.onsets, tolerance=0.1)
+    assert score >= 0.9, (score, np.round(edges - offset, 3), loop.onsets)
+    # ... and each one stepped the seed (a param -> trigger mapping fires on the rising edge).
+    steps = final.values["latent/seed"] - seed_before
+    assert abs(steps - len(loop.onsets)) <= 2, (steps, len(loop.onsets), source.overruns)
+
+    # Tempo: the analysis locked on the loop, and the show's clock follows it ([clock] source).
+    assert abs(final.values["audio/bpm"] - BPM) <= 1.0, final.values["audio/bpm"]
+    assert abs(final.bpm - BPM) <= 1.0, final.bpm
+    assert any("following the audio tempo" in line for line in said), said
+
+    # A mapped parameter moved with the sound and rests at 0 in silence.
+    pulse = watch.column("latent/pulse")
+    before = times < edges[0] - 0.05
+    assert before.any() and pulse[before].max() == 0.0
+    assert pulse.max() > 0.3
+
+    # The recording carries what the input heard, in time: its sound has the loop's tempo
+    # and onsets (within the recorder's sync corrections, a few tens of ms).
+    with av.open(str(tmp_path / "show.mkv")) as container:
+        sound = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+        rate = container.streams.audio[0].sample_rate
+    from liveGAN.audio.offline import analyse_samples
+
+    heard = analyse_samples(sound, rate, fps=30)
+    assert abs(heard.bpm - BPM) <= 1.0, heard.bpm
+    lead = heard.onsets[0] - loop.onsets[0]
+    assert f_measure(heard.onsets - lead, loop.onsets, tolerance=0.06) >= 0.95
+
+    # The performance log beside the recording holds what the input posted: a replay plays
+    # the same values, seeds and tempo (the clock following the audio beat) at every frame.
+    from liveGAN.show.performance import Replay
+
+    replay = Replay(tmp_path / "show.livegan.jsonl.gz")
+    try:
+        Show(replay.patch(), replay.options(record=tmp_path / "again.mkv"),
+             print_fn=lambda m: None, bundle=stand_in_bundle(32)).run()
+    finally:
+        replay.close()
+    assert replay.frames > 300 and replay.mismatches == 0, replay.summary()
+
+
+def test_a_missing_device_is_said_once_and_the_show_plays_silent(tmp_path, show_thread):
+    show, said = start(tmp_path, device="no such sound card 7")
+    with show_thread(show):
+        frame = show.clock.frame
+        assert wait_for(lambda: show.clock.frame > frame + 20, 60)
+        time.sleep(1.0)   # several looks for the device (poll = 0.2 s)
+        values = show.link.snapshot().values
+    missing = [line for line in said if "no input device 'no such sound card 7'" in line]
+    assert len(missing) == 1 and "inputs:" in missing[0], said
+    assert values["audio/level"] == 0.0 and values["audio/silence"] == 1.0
+    assert values["audio/level_db"] == -120.0 and values["latent/pulse"] == 0.0
+    assert all(np.isfinite(v) for v in values.values())
+
+
+def test_a_device_that_goes_away_and_comes_back_is_heard_again(pulse_server, tmp_path,
+                                                               show_thread):
+    tone = tmp_path / "tone.wav"
+    write_audio(tone, sine(440.0, 2.5, RATE, amplitude=0.5), RATE, "pcm_s16le")
+    show, said = start(tmp_path)
+
+    def loud() -> bool:
+        return show.link.snapshot().values["audio/level_db"] > -20.0
+
+    try:
+        with show_thread(show):
+            source = show.source("AudioSource")
+            assert wait_for(lambda: source.blocks > 50, 60), said
+            player = pulse_server.play(tone)
+            assert wait_for(loud, 30), said
+            player.wait(30)
+            # The sound server goes away: said once, the params rest, the show plays on.
+            pulse_server.stop()
+            assert wait_for(lambda: any("stopped delivering" in m for m in said), 30), said
+            assert wait_for(lambda: show.link.snapshot().values["audio/silence"] == 1.0, 10)
+            frame = show.clock.frame
+            assert wait_for(lambda: show.clock.frame > frame + 10, 30)
+            # It comes back: taken up again, and heard.
+            pulse_server.start()
+            assert wait_for(lambda: any("is back" in m for m in said), 60), said
+            assert wait_for(lambda: source.blocks > 50, 60), said
+            player = pulse_server.play(tone)
+            assert wait_for(loud, 30), said
+            player.wait(30)
+    finally:
+        if pulse_server.process is None:
+            pulse_server.start()
+    assert sum("stopped delivering" in m for m in said) == 1, said
+
+
+def test_overruns_are_counted_in_the_callback_not_printed(capsys):
+    import sounddevice as sd
+
+    from liveGAN.pcm import PcmRing
+    from liveGAN.sources.audio import AudioSource
+
+    source = AudioSource({"device": "default"})
+    source.ring = PcmRing(RATE, 2, 1.0)
+
+    class Stream:
+        time = 0.0
+
+    source._stream = Stream()
+    block = np.zeros((512, 2), np.float32)
+    overflow = sd.CallbackFlags()
+    overflow.input_overflow = True
+    for flags in (overflow, sd.CallbackFlags(), overflow):
+        source._callback(block, 512, type("T", (), {"inputBufferAdcTime": 0.0})(), flags)
+    assert source.overruns == 2 and source.ring.written == 3 * 512
+    assert capsys.readouterr() == ("", "")
