@@ -297,8 +297,8 @@ WALK_OPTIONS = ("keyframes", "beats", "ease", "loop", "period", "momentum", "ste
 MODEL_KEYS = ("blend", "crossfade",
               "path", "preset", "custom", "z_dim", "output_range", "weights_key", "z_shape",
               "python_path", "device", "precision", "noise_mode", "graph", "compile")
-OUTPUT_KEYS = ("size", "work_size", "fps", "fit", "upscale", "record", "window", "fullscreen",
-               "display", "fade", "blend")
+OUTPUT_KEYS = ("size", "work_size", "fps", "fit", "upscale", "upscale_output", "record",
+               "window", "fullscreen", "display", "fade", "blend")
 
 
 def load_patch(path: str | Path) -> Patch:
@@ -426,6 +426,8 @@ def parse_patch(data: dict, path: Path) -> tuple[Patch, list[Problem]]:
     upscale = r.choice(out, "upscale", "output.upscale", None, UPSCALES)
     initial("output/upscale", "output.upscale",
             None if upscale is None else UPSCALES.index(upscale))
+    initial("output/upscale_output", "output.upscale_output",
+            r.boolean(out, "upscale_output", "output.upscale_output", None))
     record = r.string(out, "record", "output.record")
     patch.window = r.boolean(out, "window", "output.window", True)
     patch.fullscreen = r.boolean(out, "fullscreen", "output.fullscreen", False)

@@ -32,7 +32,8 @@ vec3 roll_off(vec3 x) {
 }
 
 void main() {
-    vec3 c = texture(u_input, v_uv).rgb;
+    // This stage draws at its input's size: read the pixel itself (cheaper than filtering).
+    vec3 c = texelFetch(u_input, ivec2(gl_FragCoord.xy), 0).rgb;
     vec3 mean = max(textureLod(u_input, vec2(0.5), 20.0).rgb, 0.0);
     float measured = dot(mean, LUMA);
     float stored = texelFetch(u_prev, ivec2(0, 0), 0).a;

@@ -1,10 +1,13 @@
 // @effect fit the picture to the output: letterbox, crop to fill, or stretch; applies the master fade
-// Always the last stage; its parameters are output/fit and output/upscale. Here u_resolution is
-// the output size and u_input_size the generator frame size, whose aspect the picture keeps in
-// modes 0 and 1. The chain also runs this program to enlarge a generator frame that is smaller
-// than the working size (stretched, unfaded), so one `upscale` filter serves both enlargements.
+// Always the last stage; its parameters are output/fit, output/upscale and output/upscale_output.
+// Here u_resolution is the output size and u_input_size the generator frame size, whose aspect
+// the picture keeps in modes 0 and 1. The chain also runs this program to enlarge a generator
+// frame that is smaller than the working size (stretched, unfaded), so one `upscale` filter
+// serves both enlargements. The chain compiles it once per `upscale` value (a constant in each
+// program, so only that filter's code runs) and reads `upscale_output` itself.
 uniform int fit;      // @param 0 [0, 2] "0 fit (letterbox), 1 fill (crop), 2 stretch"
 uniform int upscale;  // @param 1 [0, 2] "filter where the picture is enlarged: 0 bilinear, 1 bicubic (Catmull-Rom), 2 Lanczos-3"
+uniform bool upscale_output;  // @param false "the last enlargement, working size to output, uses it too (costly on a CPU; off: bilinear)"
 
 // Catmull-Rom bicubic in 9 bilinear taps: the two middle taps of each axis share one
 // hardware-filtered fetch placed between them by their weights.

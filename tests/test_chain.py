@@ -401,6 +401,13 @@ def test_autoexposure_rolls_highlights_off_and_can_be_bypassed(ctx):
     assert np.abs(out - exposure_reference(image, level)).max() <= 1.5
     bypassed = exposure_frames(ctx, [image], {"autoexposure/bypass": 1})[0]
     assert np.abs(bypassed - image).max() <= 1
+    # Just above the knee the shoulder already bends: 140 gained 1.53x is 207, not 214.
+    shoulder = np.full((SIDE, SIDE, 3), 20, np.uint8)
+    shoulder[:, : SIDE // 4] = 140
+    out = exposure_frames(ctx, [shoulder])[0]
+    level = float((shoulder.reshape(-1, 3).mean(axis=0) / 255) @ LUMA)
+    assert np.abs(out - exposure_reference(shoulder, level)).max() <= 1.5
+    assert out[:, 0].max() < 140 * (0.3 / level) - 4
 
 
 def test_autoexposure_contrast_spreads_around_the_mean_colour(ctx):
@@ -602,7 +609,8 @@ def test_user_folder_overrides_a_shipped_effect(ctx, tmp_path):
     (tmp_path / "grade.glsl").write_text(TINT.format(gain=0.0))
     chain = ShaderChain(ctx, [Stage("grade")], (32, 32), search_path=[tmp_path])
     try:
-        assert [p.key for p in chain.params()] == ["grade/gain", "output/fit", "output/upscale"]
+        assert [p.key for p in chain.params()] == ["grade/gain", "output/fit", "output/upscale",
+                                                   "output/upscale_output"]
     finally:
         chain.release()
 

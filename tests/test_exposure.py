@@ -328,3 +328,17 @@ def test_show_keeps_the_walk_out_of_the_dark(tmp_path, avoid):
         assert min(means) > 0.3 * 255
     else:
         assert min(means) < 0.05 * 255 and max(means) > 0.3 * 255
+
+
+def test_the_patch_sets_avoid_dark_in_its_latent_table(tmp_path):
+    from liveGAN.patch import check_params, read_patch
+    from liveGAN.show.scene import scene_registry
+
+    path = tmp_path / "p.toml"
+    path.write_text('[model]\npreset = "sg2-tiny"\n[latent]\navoid_dark = 0.25\n')
+    patch, problems = read_patch(path)
+    assert not problems and patch.values["latent/avoid_dark"] == 0.25
+    path.write_text('[model]\npreset = "sg2-tiny"\n[latent]\navoid_dark = 3\n')
+    patch, problems = read_patch(path)
+    problems += check_params(patch, scene_registry(12))
+    assert [p.key for p in problems] == ["latent.avoid_dark"]

@@ -94,8 +94,8 @@ def test_every_shipped_effect_parses_with_described_params():
         for spec in effect.params:
             assert spec.description, f"{name}/{spec.name}"
     fit = parse_effect(effects["fit"])
-    assert [(s.name, s.kind, s.min, s.max) for s in fit.params] == [("fit", "int", 0, 2),
-                                                                    ("upscale", "int", 0, 2)]
+    assert [(s.name, s.kind, s.min, s.max) for s in fit.params] == [
+        ("fit", "int", 0, 2), ("upscale", "int", 0, 2), ("upscale_output", "bool", 0, 1)]
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from liveGAN.patch import read_patch
-from test_chain import ctx, picture, upload  # noqa: F401 - ctx is the shared GL fixture
-
-from liveGAN.render.chain import FrameUniforms, ShaderChain  # noqa: E402
+from liveGAN.render.chain import FrameUniforms, ShaderChain
+from test_chain import ctx, picture, upload  # noqa: F401 - ctx: the GL context fixture
 
 FILTERS = {"bilinear": 0, "bicubic": 1, "lanczos": 2}
 
@@ -68,11 +67,12 @@ def smooth_noise(side: int, seed: int) -> np.ndarray:
     return np.clip(coarse + rng.normal(0, 25, (side, side, 3)), 0, 255).astype(np.uint8)
 
 
-def enlarge(ctx, image, out_size, name, work_size=None, fade=1.0):  # noqa: F811
+def enlarge(ctx, image, out_size, name, work_size=None, fade=1.0, final=True):  # noqa: F811
     chain = ShaderChain(ctx, [], out_size, work_size=work_size)
     tex = upload(ctx, image)
     try:
-        values = {"output/fit": 2, "output/upscale": FILTERS[name]}
+        values = {"output/fit": 2, "output/upscale": FILTERS[name],
+                  "output/upscale_output": float(final)}
         return picture(chain.render((tex, tex), 1.0, values, FrameUniforms(fade=fade)))
     finally:
         chain.release()
@@ -95,6 +95,37 @@ def test_fit_stage_enlarges_the_working_buffer_with_the_same_filter(ctx, name): 
     out = enlarge(ctx, image, (56, 40), name, work_size=16)
     expected = reference(image, 56, 40, name)
     assert np.abs(out - expected).max() <= 3
+
+
+def test_the_last_enlargement_can_stay_bilinear(ctx):  # noqa: F811
+    """`upscale_output = false` (the default): the generator frame is enlarged to the working
+    size with the patch's filter, and the working buffer to the output bilinearly."""
+    image = smooth_noise(8, seed=6)
+    out = enlarge(ctx, image, (64, 64), "lanczos", work_size=32, final=False)
+    kernel, radius = KERNELS["lanczos"]
+    rows = resample_axis(image.astype(float), 32, 0, kernel, radius)
+    # The working buffer holds half floats: overshoot above white stays, below black is cut.
+    working = np.maximum(resample_axis(rows, 32, 1, kernel, radius), 0)
+    expected = reference(working, 64, 64, "bilinear")
+    assert np.abs(out - expected).max() <= 3
+    both = enlarge(ctx, image, (64, 64), "lanczos", work_size=32)
+    assert np.abs(both - reference(working, 64, 64, "lanczos")).max() <= 3
+    assert np.abs(both - out).max() > 4  # the two pictures do differ
+
+
+def test_each_filter_is_its_own_program(ctx):  # noqa: F811
+    """A software renderer runs every branch of a shader whatever a uniform says, so the fit
+    effect is compiled once per filter with the filter as a constant."""
+    chain = ShaderChain(ctx, [], (32, 32))
+    try:
+        sources = {}
+        for choice in (0, 1, 2):
+            chain._fit.match(choice)
+            sources[choice] = chain._fit.program
+        assert len({id(p) for p in sources.values()}) == 3
+        assert chain._fit.program.get("upscale", None) is None  # a constant, not a uniform
+    finally:
+        chain.release()
 
 
 def test_sharper_filters_keep_more_of_the_fine_detail(ctx):  # noqa: F811
@@ -126,17 +157,21 @@ def test_the_patch_chooses_the_filter(tmp_path):
         path.write_text(f'[model]\npreset = "sg2-tiny"\n[output]\n{line}\n')
         return read_patch(path)
 
-    chosen, problems = patch('upscale = "lanczos"')
+    chosen, problems = patch('upscale = "lanczos"\nupscale_output = false')
     assert not problems and chosen.values["output/upscale"] == 2
+    assert chosen.values["output/upscale_output"] is False
     assert "output/upscale" not in patch("")[0].values  # the effect's default then
     _, problems = patch('upscale = "sharp"')
     assert [p.key for p in problems] == ["output.upscale"]
     assert "lanczos" in problems[0].expected
 
 
-def test_upscale_default_is_bicubic_in_the_registry():
+def test_upscale_defaults_bicubic_then_bilinear_to_the_output():
+    """A patch that says nothing gets a bicubic first enlargement and a bilinear last one (a
+    sharp filter over every output pixel costs a CPU renderer tens of ms a frame)."""
     from liveGAN.render.shaders import find_effect, parse_effect, search_path
 
     fit = {s.name: s for s in parse_effect(find_effect("fit", search_path())).params}
     assert (fit["upscale"].default, fit["upscale"].min, fit["upscale"].max) == (1, 0, 2)
+    assert (fit["upscale_output"].kind, fit["upscale_output"].default) == ("bool", 0)
     assert math.isclose(fit["fit"].default, 0)

@@ -16,10 +16,11 @@ standard deviations: with `FLOOR = 2.5` nearly every latent (all but 0.6 % of ra
 lifted to where the brightest random latents lie along that one direction, while the other
 z_dim - 1 dimensions stay free: the walk still wanders the whole model.
 
-Timing: live, the measuring thread runs at a lowered priority; a first fit from the first
-`EARLY_SAMPLES` latents steers within the first seconds, and the guide glides in (and later
-to the full fit's direction) over `ENGAGE_S`, so steering never jumps. A model measured once
-is read back from the cache (keyed by the model file's content) the next time.
+Timing: live, a first fit from the first `EARLY_SAMPLES` latents (measured at the show's own
+priority) steers within the first seconds; the rest is measured at a lowered priority. The
+guide glides in, and later to the full fit's direction, over `ENGAGE_S`, so steering never
+jumps. A model measured once is read back from the cache (keyed by the model file's content or
+preset name) the next time.
 Determinism: the sample is fixed by a seed, so a model always gives the same direction; an
 offline render waits for the whole measurement before its first frame (`ExposureGuide.wait`).
 
@@ -46,7 +47,7 @@ DARK_LEVEL = 20 / 255
 # Below this it is nearly black (the training metric's threshold, patches/models/README.md).
 BLACK_LEVEL = 0.03
 SAMPLES = 192           # latents measured per model
-EARLY_SAMPLES = 64      # live, a first fit from this many steers while the rest are measured
+EARLY_SAMPLES = 32      # live, a first fit from this many steers while the rest are measured
 BATCH = 8               # small, so a cancelled measurement stops soon
 BUDGET_S = 30.0         # a slow model stops sampling here and fits what it has ...
 MIN_SAMPLES = 32        # ... if it has at least this many
@@ -56,8 +57,9 @@ SOFTNESS = 0.5          # width of the smooth corner at the floor, in standard d
 CHECK_COUNT = 16        # darkest measured latents steered again to check the fit, whose mean
 CHECK_GAIN = 1.25       # brightness must beat random pushes as large (and where they were) by this
 ENGAGE_S = 1.5          # live: seconds over which the guide glides in once measured
-# The measuring thread's niceness: below the show's threads, yet with enough of a share of a
-# busy 2-core machine to finish within the first seconds (10 would take it tens of seconds).
+# The measuring thread's niceness once the first fit is in: below the show's threads (the first
+# EARLY_SAMPLES latents are measured at the show's own priority, so a busy 2-core machine still
+# steers within its first seconds).
 PRIORITY = 5
 CACHE_VERSION = 1
 # log(brightness + EPS): darkness is a ratio (a picture at 2/255 is much darker than at 8/255),
@@ -108,7 +110,8 @@ class ExposureMap:
             return f"exposure: {found}; walk not steered ({self.reason})"
         before, after = self.checked
         return (f"exposure: {found}; the walk now keeps out of them (darkest "
-                f"{min(CHECK_COUNT, count)} steered: {255 * before:.0f} -> {255 * after:.0f}/255)")
+                f"{min(CHECK_COUNT, count // 8)} steered: {255 * before:.0f} -> "
+                f"{255 * after:.0f}/255)")
 
 
 def steer(z: np.ndarray, direction: np.ndarray, amount: float = 1.0, floor: float = FLOOR,
@@ -157,8 +160,8 @@ def measure_exposure(brightness_of: BrightnessFn, z_dim: int, samples: int = SAM
 
     `brightness_of(z [n, z_dim]) -> [n]` gives each latent's mean picture brightness in 0..1
     (`model_brightness` makes one from a generator). With `on_early`, a first fit from the
-    first `early` latents is handed over as soon as they are measured (a live show steers with
-    it while the rest are measured). Returns None when cancelled.
+    first `early` latents is handed over as soon as they are measured, usable or not (a live
+    show steers with a usable one while the rest are measured). Returns None when cancelled.
     """
     started = clock()
     z = np.random.default_rng(seed).standard_normal((samples, z_dim)).astype(np.float32)
@@ -184,7 +187,7 @@ def measure_exposure(brightness_of: BrightnessFn, z_dim: int, samples: int = SAM
                 and done < samples:
             first = _fit_and_check(brightness_of, z[:done], np.concatenate(measured), seed,
                                    started, clock, cancel, budget_s)
-            if first is not None and first.usable:
+            if first is not None:
                 on_early(first)
     if not measured:
         return None
@@ -362,9 +365,6 @@ class ExposureGuide:
 
     def _measure(self, brightness_of: BrightnessFn, samples: int,
                  cache: Callable[[], Path | None] | None) -> None:
-        from liveGAN.latent.directions import lower_thread_priority
-
-        lower_thread_priority(PRIORITY)
         try:
             path = cache() if cache is not None else None
             found = load_map(path, self.z_dim) if path is not None else None
@@ -385,7 +385,13 @@ class ExposureGuide:
             self._log(found.describe() + (" [cached]" if self.from_cache else ""))
 
     def _adopt_early(self, first: ExposureMap) -> None:
-        self.map = first
+        from liveGAN.latent.directions import lower_thread_priority
+
+        lower_thread_priority(PRIORITY)  # the show has its first fit: the rest can wait
+        if first.usable:
+            self.map = first
+            self._log(f"exposure: a first fit from {first.brightness.size} latents steers the "
+                      "walk while the rest are measured")
 
     @property
     def measuring(self) -> bool:

@@ -8,7 +8,10 @@ stage (`shaders/*.glsl`, see `shaders.py` for how an effect is written), and fin
 Enlarging: a generator frame smaller than the working buffer is blended at its own size, then
 enlarged by the `fit` program itself (stretched, unfaded) with the filter `output/upscale`
 picks (bilinear, bicubic, Lanczos); the `fit` stage uses the same filter when the output is
-larger than the working buffer. So the patch chooses once how every enlargement is done.
+larger than the working buffer when `output/upscale_output` is on (off by default: bilinear
+there, since a sharp filter over every output pixel is the costliest pass of a chain on a CPU
+renderer, and the first enlargement, of a small model to the working size, matters most).
+The fit program is compiled once per filter (see `_Pass`).
 
 Mipmaps: an effect whose source calls `textureLod(u_input, ...)` gets its input with a full
 mipmap chain, built just before the stage runs, and a mipmapping sampler, so
@@ -48,6 +51,9 @@ from liveGAN.render.shaders import (VERTEX_SHADER, Effect, ShaderError, compile_
 
 FIT_EFFECT = "fit"
 FIT_GROUP = "output"
+UPSCALE = "upscale"  # the fit effect's filter choice, compiled as one program per filter
+UPSCALE_OUTPUT = "upscale_output"  # whether the fit stage's own enlargement uses it too
+_UNSET = object()
 MAX_WORK_SIDE = 2048
 # Half floats keep slow feedback decays from sticking at a dim 8-bit level and allow HDR glow.
 WORK_DTYPE = "f2"
@@ -118,29 +124,70 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return info.st_mtime_ns, info.st_size
 
 
-class _Pass:
-    """A compiled effect and what rendering it needs: uniforms looked up once, feedback buffers."""
+def _specialized(effect: Effect, name: str, value: int) -> Effect:
+    """`effect` with its int param `name` turned into the constant `value` (same line numbers),
+    so the compiler drops the branches other values would take."""
+    declaration = re.compile(rf"^(\s*)uniform\s+int\s+{name}\s*;", re.MULTILINE)
+    source = declaration.sub(rf"\g<1>const int {name} = {int(value)};", effect.source, count=1)
+    return Effect(name=effect.name, path=effect.path, source=source,
+                  description=effect.description, params=effect.params)
 
-    def __init__(self, ctx, effect: Effect, group: str) -> None:
+
+class _Pass:
+    """A compiled effect and what rendering it needs: uniforms looked up once, feedback buffers.
+
+    With `specialize` naming one of its int params, the effect is compiled once per value of
+    that param, each with the value as a constant, and `match` picks the program: a software
+    renderer (llvmpipe) runs every branch of a shader whatever a uniform says, so switching
+    filters with a uniform would cost all of them on every pixel.
+    """
+
+    def __init__(self, ctx, effect: Effect, group: str, specialize: str | None = None) -> None:
         self.effect = effect
         self.group = group
+        self.specialize = specialize
         self.stamp = _stamp(effect.path)
-        self.program = compile_effect(ctx, effect)
-        self.vao = ctx.vertex_array(self.program, [])
-        # Unused uniforms are optimised out by the driver, so look each one up and keep the live ones.
-        self.engine = [(self.program[f"u_{name}"], name, int if name == "frame" else float)
-                       for name in _FRAME_FIELDS if self._live(f"u_{name}")]
-        self.resolution = self.program.get("u_resolution", None)
-        self.input_size = self.program.get("u_input_size", None)
-        self.params = [(self.program[s.name], f"{group}/{s.name}", s.default, s.kind)
-                       for s in effect.params if self._live(s.name)]
-        for unit, sampler in ((0, "u_input"), (1, "u_prev")):
-            if self._live(sampler):
-                self.program[sampler].value = unit
+        spec = next((p for p in effect.params if p.name == specialize and p.kind == "int"), None)
+        choices = range(int(spec.min), int(spec.max) + 1) if spec is not None else [None]
+        self._programs: dict = {}  # choice -> (program, vao, engine, resolution, input_size, params)
+        try:
+            for choice in choices:
+                source = effect if choice is None else _specialized(effect, specialize, choice)
+                program = compile_effect(ctx, source)
+                self._programs[choice] = self._lookups(program, ctx.vertex_array(program, []))
+        except ShaderError:
+            self.release()
+            raise
+        self.chosen = _UNSET
+        self.match(next(iter(self._programs)))
         self.uses_prev = self._live("u_prev")
         self.reads_mipmaps = bool(_READS_MIPMAPS.search(effect.source))
         self.history: list = []  # [(texture, framebuffer)] x 2 when uses_prev
         self.current = 0
+
+    def _lookups(self, program, vao) -> tuple:
+        """A program's uniforms, looked up once. Unused uniforms are optimised out by the
+        driver, so look each one up and keep the live ones."""
+        def live(name: str) -> bool:
+            return program.get(name, None) is not None
+
+        engine = [(program[f"u_{name}"], name, int if name == "frame" else float)
+                  for name in _FRAME_FIELDS if live(f"u_{name}")]
+        params = [(program[s.name], f"{self.group}/{s.name}", s.default, s.kind)
+                  for s in self.effect.params if live(s.name)]
+        for unit, sampler in ((0, "u_input"), (1, "u_prev")):
+            if live(sampler):
+                program[sampler].value = unit
+        return (program, vao, engine, program.get("u_resolution", None),
+                program.get("u_input_size", None), params)
+
+    def match(self, choice) -> None:
+        """Use the program compiled for `choice` (e.g. another pass's `chosen`), if there is one
+        (no allocation: a chain may switch twice a frame)."""
+        if choice != self.chosen and choice in self._programs:
+            self.chosen = choice
+            (self.program, self.vao, self.engine, self.resolution, self.input_size,
+             self.params) = self._programs[choice]
 
     def _live(self, name: str) -> bool:
         return self.program.get(name, None) is not None
@@ -174,12 +221,14 @@ class _Pass:
             uniform.value = float(value) if kind == "float" else int(round(value))
 
     def release(self) -> None:
-        for texture, fbo in self.history:
+        for texture, fbo in getattr(self, "history", []):
             fbo.release()
             texture.release()
         self.history = []
-        self.vao.release()
-        self.program.release()
+        for program, vao, *_ in self._programs.values():
+            vao.release()
+            program.release()
+        self._programs = {}
 
 
 class ShaderChain:
@@ -211,7 +260,9 @@ class ShaderChain:
         self._blend_flag = moderngl.BLEND
         self._linear = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR),
                                    repeat_x=False, repeat_y=False)
-        self._mipmapped = ctx.sampler(filter=(moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR),
+        # Nearest mip level, bilinear within it: level 0 for same-size reads, the 1x1 level for
+        # a mean; blending two levels (trilinear) would double a software renderer's work.
+        self._mipmapped = ctx.sampler(filter=(moderngl.LINEAR_MIPMAP_NEAREST, moderngl.LINEAR),
                                       repeat_x=False, repeat_y=False)
         self._blend = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=_BLEND_SHADER)
         self._blend["u_a"].value = 0
@@ -246,7 +297,8 @@ class ShaderChain:
             seen.add(group)
 
     def _load(self, effect: str, group: str) -> _Pass:
-        return _Pass(self.ctx, parse_effect(find_effect(effect, self.search_path)), group)
+        return _Pass(self.ctx, parse_effect(find_effect(effect, self.search_path)), group,
+                     specialize=UPSCALE if effect == FIT_EFFECT else None)
 
     def resize(self, output_size: tuple[int, int], work_size: int | None = None) -> None:
         """(Re)make the working, feedback and output buffers for a new output size."""
@@ -301,7 +353,8 @@ class ShaderChain:
 
         target = 0
         texture, fbo = self._buffers[target]
-        upscale = int(round(self._fit.value(values, "upscale")))
+        upscale = int(round(self._fit.value(values, UPSCALE)))
+        final = upscale if self._fit.value(values, UPSCALE_OUTPUT) >= 0.5 else 0
         enlarge = upscale > 0 and min(input_size) < side
         blend_fbo = self._small_buffer(input_size)[1] if enlarge else fbo
         blend_fbo.use()
@@ -312,6 +365,7 @@ class ShaderChain:
         self._mix_uniform.value = float(mix)
         self._blend_vao.render(vertices=3)
         if enlarge:
+            self._fit.match(upscale)
             self._enlarge(values, uniforms, input_size, fbo)
         source = texture
 
@@ -343,6 +397,7 @@ class ShaderChain:
 
         out_texture, out_fbo = self._output
         out_fbo.use()
+        self._fit.match(final)
         self._fit.set_uniforms(values, uniforms, self.output_size, input_size)
         source.use(0)
         self._linear.use(0)
@@ -412,7 +467,7 @@ class ShaderChain:
             return None
         old.stamp = stamp
         try:
-            fresh = _Pass(self.ctx, parse_effect(path), old.group)
+            fresh = _Pass(self.ctx, parse_effect(path), old.group, old.specialize)
         except ShaderError as exc:
             self.log(f"shader {exc} (keeping the last good version)")
             # Point at the new file so a fix to it is noticed and only this edit is reported.
@@ -420,6 +475,7 @@ class ShaderChain:
                                 description=old.effect.description, params=old.effect.params)
             return None
         fresh.stamp = stamp
+        fresh.match(old.chosen)  # timed, and first drawn, as the program it replaces
         why = self._too_slow(fresh, old, is_fit) if trial else None
         if why is not None:
             fresh.release()

@@ -2,8 +2,8 @@
 
 Place in the data flow: set-up -> **preflight** -> the frame loop. Before the loop starts (and
 before the generator worker exists) the show makes one generator frame, then times a few more
-on a helper thread while its own thread renders a few shader-chain frames, so both are timed as
-they will run: side by side, sharing the machine's cores. The result is a short message naming
+on a helper thread while its own thread renders a few shader-chain frames at the patch's rate,
+so both are timed as they will run: side by side, sharing the machine's cores. The result is a short message naming
 the OpenGL renderer (llvmpipe means software rendering on the CPU) and the torch device, the
 two costs, and the frame rates they allow; when they fall short it says what to change. The
 first generator frame stays uploaded, so the show opens on a picture rather than on black.
@@ -124,12 +124,18 @@ def measure_start(view, make: Callable[[Any], Any], request, clock, fps: float) 
         helper.start()
     chain_times: list[float] = []
     values = request.values
+    period = 1.0 / max(float(fps), 1.0)
+    due = time.perf_counter()
     while len(chain_times) < CHAIN_FRAMES or (helper.is_alive() and
                                                time.perf_counter() - started < 4 * BUDGET_S):
         begun = time.perf_counter()
         view.render(1.0, values, clock)
         view.ctx.finish()
         chain_times.append(time.perf_counter() - begun)
+        # Paced like the show's clock: the GL calls hold Python's lock, and back to back they
+        # would starve the generator's thread, which the real show lets run between frames.
+        due = max(due + period, time.perf_counter())
+        time.sleep(max(0.0, due - time.perf_counter()))
     if helper.is_alive():
         helper.join()
     chain = view.chain
