@@ -10,11 +10,11 @@ RUNTIME_DIR="$(mktemp -d)"
 chmod 700 "$RUNTIME_DIR"
 export XDG_RUNTIME_DIR="$RUNTIME_DIR"
 cleanup() {
-  [ -n "${JACK_PID:-}" ] && kill "$JACK_PID" 2>/dev/null
+  # Never fail here: the suite's own exit status is the script's.
+  if [ -n "${JACK_PID:-}" ]; then kill "$JACK_PID" 2>/dev/null || true; fi
   # --kill talks to the server whose pid file is in $XDG_RUNTIME_DIR: ours, not the user's.
-  [ -n "${PULSE_STARTED:-}" ] && pulseaudio --kill 2>/dev/null
-  rm -rf "$RUNTIME_DIR"
-  true
+  if [ -n "${PULSE_STARTED:-}" ]; then pulseaudio --kill 2>/dev/null || true; fi
+  rm -rf "$RUNTIME_DIR" || true
 }
 trap cleanup EXIT
 if command -v pulseaudio >/dev/null; then

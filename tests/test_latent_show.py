@@ -117,16 +117,17 @@ def test_a_model_swap_crossfades_and_the_show_never_stops(tmp_path, show_thread)
     shutil.copy(FIXTURES / "stylegan" / "sg2-cond.safetensors", other)
     shutil.copy(FIXTURES / "stylegan" / "sg2-cond.json", tmp_path / "other.json")
     patch = tmp_path / "swap.toml"
-    patch.write_text(patch_text().replace("[model]\n", "[model]\ncrossfade = 1.0\n"))
+    # A long fade, so a test thread starved by a loaded machine still sees it under way.
+    patch.write_text(patch_text().replace("[model]\n", "[model]\ncrossfade = 4.0\n"))
     messages = []
     show = Show(patch, RunOptions(headless=True), print_fn=messages.append)
     with show_thread(show):
         first = show.bundle
         patch.write_text(patch.read_text().replace(str(MODEL), str(other)))
-        assert wait_for(lambda: show.bundle is not first, timeout=60), messages
+        assert wait_for(lambda: show.bundle is not first, timeout=120), messages
         assert show._crossfade is not None          # both models play while it fades
         frame = show.clock.frame
-        assert wait_for(lambda: show._crossfade is None, timeout=60)
+        assert wait_for(lambda: show._crossfade is None, timeout=120)
         assert show.clock.frame > frame             # frames kept coming through the swap
         assert show.bundle.G.c_dim > 0 and "model/class" in show.registry
 

@@ -182,13 +182,14 @@ def test_a_receiver_in_another_process_gets_the_recorded_frames_and_the_sound(tm
             assert frame.shape == (SIZE[1], SIZE[0], 3)
             errors = {k: np.abs(frame.astype(int) - recorded[k].astype(int)).mean()
                       for k in range(max(0, slot - 3), min(len(recorded), slot + 4))}
-            # equal to the recorded frame of the same show time, up to the two codecs' loss
-            # and to the show's own jitter: two frames a few ms apart may fall in one slot,
-            # and the recorder keeps the first (a neighbour may be as close: the display
-            # repeats a generator frame it has not replaced yet)
-            assert errors[slot] < 6 and errors[slot] <= min(errors.values()) + 0.25, \
-                (slot, errors)
-            margins.append(np.mean([e for k, e in errors.items() if k != slot]) - errors[slot])
+            # equal to a recorded frame of about the same show time, up to the two codecs'
+            # loss and the show's own jitter on a loaded machine: two frames a few ms apart
+            # may fall in one slot (the recorder keeps the first), and a late frame is written
+            # twice, so the best match may sit a slot or two away from the timecode's.
+            best = min(errors, key=lambda k: (errors[k], abs(k - slot)))
+            assert errors[best] < 6 and abs(best - slot) <= 2, (slot, errors)
+            margins.append(np.mean([e for k, e in errors.items() if abs(k - best) > 1])
+                           - errors[best])
         assert np.mean(margins) > 1.0, margins   # the picture moves: frames are told apart
         # the live input's tone came along, at its frequency
         audio, rate = got["audio"], int(got["rate"])
