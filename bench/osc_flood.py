@@ -333,8 +333,9 @@ def main() -> int:
                       f"(server read {stats['received']} datagrams, skipped "
                       f"{result['skipped']} stale, posted {stats['accepted']})")
             if len(latencies) > 1:
-                print(f"  {'burst' if bundles else 'alone'}: median {statistics.median(latencies):.1f}"
-                      f" ms (min {min(latencies):.1f}, max {max(latencies):.1f}), frame median "
+                label = "burst" if bundles else "alone"
+                print(f"  {label}: median {statistics.median(latencies):.1f} ms (min "
+                      f"{min(latencies):.1f}, max {max(latencies):.1f}), frame median "
                       f"{statistics.median(nths):g} (max {max(nths)}); load average "
                       f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0

@@ -4,7 +4,10 @@ Place in the data flow: every part that reports bad input (sources, the show, si
 thread) -> **log** -> the terminal. A flood of bad input must not become a flood of lines that
 itself slows the show, and no single message may fill a screen: each kind of problem prints at
 most once per `interval`, the next line says how many were held back, and every line is cut to
-`MAX_LINE` characters (a multi-line report keeps at most `MAX_LINES` lines).
+`MAX_LINE` characters (a multi-line report keeps at most `MAX_LINES` lines). The first message
+of a kind always prints; repeats of all kinds together print at most once per `interval`, so a
+stream of mixed garbage (unknown addresses, wrong types, broken datagrams) costs one line a
+second, each kind in its turn with its count.
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ class RateLimitedLog:
         self.clock = clock
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        self._last_repeat = float("-inf")  # when any kind last printed a repeat
+        self._waiting: list[str] = []      # kinds with a repeat due, in the order they came
         self._lock = threading.Lock()
         self.lines = 0
 
@@ -44,7 +49,7 @@ class RateLimitedLog:
         now = self.clock()
         with self._lock:
             last = self._last.get(kind)
-            if last is not None and now - last < self.interval:
+            if last is not None and not self._repeat_now(kind, last, now):
                 self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
                 return
             if len(self._last) > 4096:
@@ -56,6 +61,25 @@ class RateLimitedLog:
             self.lines += 1
         suffix = f" (and {repeats} more like it)" if repeats else ""
         self.sink(clip(message) + suffix)
+
+    def _repeat_now(self, kind: str, last: float, now: float) -> bool:
+        """Whether a repeat of `kind` prints now: its own interval passed, the shared slot is
+        free, and no kind that has waited longer holds it (for one interval)."""
+        if now - last < self.interval:
+            return False
+        free = now - self._last_repeat >= self.interval
+        first_in_line = not self._waiting or self._waiting[0] == kind \
+            or now - self._last_repeat >= 2 * self.interval
+        if not (free and first_in_line):
+            if kind not in self._waiting:
+                self._waiting.append(kind)
+            return False
+        if kind in self._waiting:
+            self._waiting.remove(kind)
+        elif self._waiting and self._waiting[0] != kind:
+            self._waiting.pop(0)  # its turn passed unused
+        self._last_repeat = now
+        return True
 
     def say(self, message: str) -> None:
         """An ordinary one-off message (start-up, a reload), clipped like the others."""

@@ -44,6 +44,14 @@ def decode(path: Path) -> tuple[list[int], list[np.ndarray], tuple[int, int], Fr
         return indices, images, (stream.width, stream.height), rate
 
 
+def timed(path: Path, fps: float) -> tuple[list[int], list[np.ndarray]]:
+    """Frame slots (show time x fps) and RGB images of a video whose frames come when they
+    came (a live show's)."""
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    return ([round(f.time * fps) for f in frames], [f.to_ndarray(format="rgb24") for f in frames])
+
+
 def assert_colours(indices: list[int], images: list[np.ndarray]) -> None:
     for index, image in zip(indices, images):
         expected = PALETTE[index % len(PALETTE)].astype(int)
@@ -171,6 +179,60 @@ def test_a_dangling_symlink_at_the_record_path_is_not_replaced(tmp_path):
     assert target.is_symlink() and os.readlink(target) == str(tmp_path / "elsewhere" / "show.mp4")
     assert sink.path == tmp_path / "show-1.mp4"
     assert len(decode(sink.path)[1]) == 1
+
+
+def test_the_sink_places_each_frame_at_its_show_time_and_encodes_it_once(tmp_path):
+    from liveGAN.show.sinks import OutputFrame
+    from liveGAN.sinks.record import RecordSink
+
+    sink = RecordSink({"path": str(tmp_path / "show.mp4")})
+    sink.log = lambda m: None
+    sink.open((32, 32), 30.0)
+    # A live show whose frames 2-4 came late: frame 2 at 5/30 s, then on time again.
+    times = [0, 1 / 30, 5 / 30, 6 / 30, 7 / 30, 40 / 30]
+    for index, t in enumerate(times):
+        sink.send(OutputFrame(index, t, (32, 32), True, pixels=solid_frame(index, 32, 32)))
+    sink.close()
+    assert sink.recorder.frames_written == len(times) and sink.recorder.frames_dropped == 0
+    indices, images = timed(sink.path, 30)
+    assert indices == [0, 1, 5, 6, 7, 40]  # every frame at its time: the video lasts the show
+    for index, image in enumerate(images):
+        expected = PALETTE[index % len(PALETTE)].astype(int)
+        assert np.abs(image[16, 16].astype(int) - expected).max() <= TOLERANCE
+    # A keyframe at least every second of video time, however few frames come (a still
+    # picture: the encoder itself would make none).
+    sink = RecordSink({"path": str(tmp_path / "still.mp4")})
+    sink.log = lambda m: None
+    sink.open((32, 32), 30.0)
+    times = [0, 0.5, 0.9, 1.2, 1.3, 3.5, 3.6]
+    for index, t in enumerate(times):
+        sink.send(OutputFrame(index, t, (32, 32), True, pixels=solid_frame(3, 32, 32)))
+    sink.close()
+    with av.open(str(sink.path)) as container:
+        keys = [round(float(p.pts * p.time_base), 2) for p in container.demux(video=0)
+                if p.is_keyframe and p.pts is not None]
+    assert keys == [0.0, 1.2, 3.5]
+
+
+def test_a_lower_recording_rate_keeps_one_frame_per_slot(tmp_path):
+    from liveGAN.show.sinks import OutputFrame
+    from liveGAN.sinks.record import RecordSink
+
+    sink = RecordSink({"path": str(tmp_path / "show.mkv"), "fps": 10})
+    sink.log = lambda m: None
+    sink.open((32, 32), 60.0)
+    for index in range(60):  # one second of a 60 fps show
+        sink.send(OutputFrame(index, index / 60, (32, 32), False,
+                              pixels=solid_frame(index // 6, 32, 32)))
+    sink.close()
+    indices, images = timed(sink.path, 10)
+    # One frame for each tenth of a second the show lasted (0 .. 1.0 s), none twice.
+    assert indices == list(range(11)) and sink.recorder.frames_written == 11
+    sent = {tuple(PALETTE[i % len(PALETTE)]) for i in range(10)}
+    assert all(min(np.abs(image[16, 16].astype(int) - np.array(c)).max() for c in sent)
+               <= TOLERANCE for image in images)
+    with pytest.raises(RecorderError, match="fps"):
+        RecordSink({"path": str(tmp_path / "x.mp4"), "fps": float("nan")})
 
 
 def test_wrong_frames_and_a_slow_encoder_drop_without_blocking(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import wait_for
+from conftest import ShowThread, wait_for
 from liveGAN.show.options import RunOptions
 from liveGAN.show.performance import LogError, Replay, read_log
 from liveGAN.show.show import Show
@@ -68,6 +69,7 @@ class ValueTrace(Show):
     def update(self, dt):
         request = super().update(dt)
         self.trace[self.clock.frame] = dict(request.values)
+        self.view_sources = self.view.chain.sources()
         return request
 
 
@@ -88,18 +90,19 @@ def replay(log: Path, out: Path, **overrides) -> tuple[ValueTrace, Replay]:
 
 
 @pytest.fixture(scope="module")
-def live_show(tmp_path_factory, python_exe=None):
+def live_show(tmp_path_factory):
     """One live show, played by OSC from another process and recorded (shared by the tests)."""
-    import sys
+    from liveGAN.resources import shaders_dir
 
     folder = tmp_path_factory.mktemp("live")
+    (folder / "shaders").mkdir()
+    grade = folder / "shaders" / "grade.glsl"
+    grade.write_text((shaders_dir() / "grade.glsl").read_text())
     patch = folder / "patch.toml"
     patch.write_text(PATCH)
     messages: list[str] = []
     show = ValueTrace(patch, RunOptions(headless=True, record=folder / "show.mp4"),
                       print_fn=messages.append, bundle=stand_in_bundle(32))
-    from conftest import ShowThread
-
     with ShowThread(show):
         port = show.source("OscSource").port
         subprocess.run([sys.executable, "-c", textwrap.dedent(PERFORMER), str(port)],
@@ -108,6 +111,10 @@ def live_show(tmp_path_factory, python_exe=None):
         # An edit of the patch while playing is part of the performance too.
         patch.write_text(PATCH.replace("seed = 3", "seed = 3\ntruncation = 0.5"))
         assert wait_for(lambda: any("patch reloaded" in m for m in messages))
+        # So is an edit of a shader.
+        grade.write_text(grade.read_text().replace("frag_color = vec4(c, 1.0);",
+                                                   "frag_color = vec4(c.bgr, 1.0);"))
+        assert wait_for(lambda: any("reloaded shader" in m for m in messages))
         frame = show.clock.frame
         assert wait_for(lambda: show.clock.frame > frame + 10)
     return folder, show, messages
@@ -126,6 +133,9 @@ def test_the_live_show_writes_its_performance_beside_the_recording(live_show):
             "/livegan/grade/hue"} <= set(applied)
     edits = [e for es in performance.edits.values() for e in es if e["edit"] == "patch"]
     assert len(edits) == 1 and "truncation = 0.5" in edits[0]["text"]
+    shaders = [e for es in performance.edits.values() for e in es if e["edit"] == "shaders"]
+    assert len(shaders) == 1 and "c.bgr" in shaders[0]["sources"]["grade"]
+    assert "c.bgr" not in performance.header["shaders"]["grade"]
 
 
 def test_a_replay_has_the_live_values_at_every_frame(live_show, tmp_path):
@@ -139,6 +149,9 @@ def test_a_replay_has_the_live_values_at_every_frame(live_show, tmp_path):
     differing = [i for i in live.trace if live.trace[i] != replayed.trace[i]]
     assert differing == []
     assert performance.mismatches == 0 and performance.exact
+    # The shader edit was replayed too (the replay starts from the logged sources, not from
+    # the files on disk, which hold the edit already).
+    assert "c.bgr" in replayed.view_sources["grade"]
 
 
 def test_replays_are_identical_and_close_to_the_live_recording(live_show, tmp_path):

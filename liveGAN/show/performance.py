@@ -11,7 +11,8 @@ What is written (gzip-compressed JSON lines, `show.mp4` -> `show.livegan.jsonl.g
   anything that frame, `[[address, *values], ...]` of the newest continuous values and of the
   queued events, in the order the show applied them. `check` is a CRC-32 of the parameter
   values, the latent, the beat and the tempo at the end of the update: a replay compares its
-  own with it, frame by frame;
+  own with it, frame by frame (over the parameters the live show had: a `keys` line lists
+  them, again whenever a reload changes them);
 - an edit line for each reload the show adopted (`{"edit": "patch", "frame": N, "text": ...}`,
   `{"edit": "shaders", ...}`), applied before frame N's update.
 
@@ -72,9 +73,10 @@ def log_path_for(recording: Path) -> Path:
     return candidate
 
 
-def check_of(values: dict, z, beat: float, bpm: float) -> int:
-    """CRC-32 of a frame's parameter values (in their order), latent, beat and tempo."""
-    numbers = list(values.values())
+def check_of(values: dict, keys, z, beat: float, bpm: float) -> int:
+    """CRC-32 of a frame's parameter values (those of `keys`, in that order; a missing one
+    counts as NaN), latent, beat and tempo."""
+    numbers = [values.get(key, math.nan) for key in keys]
     crc = zlib.crc32(struct.pack(f"<{len(numbers) + 2}d", *numbers, beat, bpm))
     return zlib.crc32(np.ascontiguousarray(z, dtype=np.float32).tobytes(), crc)
 
@@ -104,6 +106,7 @@ class PerformanceLog:
         self.frames_lost = 0
         self._failed = False
         self._exposure, self._exposure_landed = None, False
+        self._keys: tuple[str, ...] = ()  # the parameters the last frame had (writer's side)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._file = open(self.path, "xb")  # never over an existing file
         self._deflate = zlib.compressobj(6, zlib.DEFLATED, 31)
@@ -115,7 +118,7 @@ class PerformanceLog:
 
     def start(self, patch, fps: float, size: tuple[int, int], seed: int,
               shaders: dict[str, str], model: Path | None) -> None:
-        self._put({"format": FORMAT, "version": VERSION, "patch": str(patch.path),
+        self._put({"format": FORMAT, "version": VERSION, "patch": str(Path(patch.path).absolute()),
                    "text": patch.text, "fps": float(fps), "size": [int(size[0]), int(size[1])],
                    "seed": int(seed), "shaders": dict(shaders), "model": model_facts(model),
                    "started": time.time()})
@@ -137,7 +140,8 @@ class PerformanceLog:
     def edit(self, frame: int, patch=None, shaders: dict[str, str] | None = None) -> None:
         """A reload adopted before frame `frame`'s update: the new patch, or new shaders."""
         if patch is not None:
-            self._put({"edit": "patch", "frame": int(frame), "path": str(patch.path),
+            self._put({"edit": "patch", "frame": int(frame),
+                       "path": str(Path(patch.path).absolute()),
                        "text": patch.text})
         if shaders:
             self._put({"edit": "shaders", "frame": int(frame), "sources": dict(shaders)})
@@ -186,7 +190,11 @@ class PerformanceLog:
             text = json.dumps(item, separators=(",", ":"))
         else:
             index, t, dt, beat, bpm, latest, events, values, z = item
-            row = [index, t, dt, beat, bpm, check_of(values, z, beat, bpm)]
+            keys = tuple(values)
+            if keys != self._keys:
+                self._keys = keys
+                self._line({"edit": "keys", "frame": index, "keys": list(keys)})
+            row = [index, t, dt, beat, bpm, check_of(values, keys, z, beat, bpm)]
             if latest or events:
                 row.append([[address, *vals] for address, vals in latest.items()])
                 row.append([[address, *vals] for address, vals in events])
@@ -330,6 +338,8 @@ def _edit_frame(path: Path, number: int, item: dict) -> int:
     kind = item.get("edit")
     ok = isinstance(frame, int) and frame >= 0 and (
         kind == "exposure"
+        or (kind == "keys" and isinstance(item.get("keys"), list)
+            and all(isinstance(k, str) for k in item["keys"]))
         or (kind == "patch" and isinstance(item.get("text"), str)
          and isinstance(item.get("path"), str))
         or (kind == "shaders" and isinstance(item.get("sources"), dict)
@@ -406,6 +416,7 @@ class Replay:
         self.mismatches = 0
         self.first_mismatch: int | None = None
         self._measured = None  # the exposure guide measured for the replay's model
+        self._keys: list[str] = []  # the live show's parameters, for the check
         self._shader_folder = Path(tempfile.mkdtemp(prefix="livegan-replay-shaders-"))
         self._write_shaders(header["shaders"])
         self._plan()
@@ -453,7 +464,9 @@ class Replay:
         if frame == 0:
             self._hold_exposure(show)
         for edit in self._edits[frame] if frame < self.frames else ():
-            if edit["edit"] == "exposure":
+            if edit["edit"] == "keys":
+                self._keys = edit["keys"]
+            elif edit["edit"] == "exposure":
                 # The live guide's measurement landed here: steer from now on, gliding in.
                 show.exposure.map = self._measured.map if self._measured is not None else None
             elif edit["edit"] == "shaders":
@@ -492,7 +505,8 @@ class Replay:
         """Compare this frame with the live one (exact replays only)."""
         if not self.exact or index >= len(self.performance.frames):
             return
-        if check_of(values, z, beat, bpm) != self.performance.frames[index].check:
+        keys = self._keys or list(values)  # a log without a keys line: the show's own order
+        if check_of(values, keys, z, beat, bpm) != self.performance.frames[index].check:
             self.mismatches += 1
             if self.first_mismatch is None:
                 self.first_mismatch = index

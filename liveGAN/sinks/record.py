@@ -107,7 +107,7 @@ def _container_options(format_name: str) -> dict[str, str]:
 
 
 class Recorder:
-    """Records frames to an H.264 video (`.mp4` or `.mkv`) at a constant frame rate.
+    """Records frames to an H.264 video (`.mp4` or `.mkv`) on a frame grid of `fps`.
 
     `size` is (width, height) of the frames that will be written. H.264 in yuv420p needs even
     sizes: an odd width or height is padded by one row/column (a copy of the edge) and said once.

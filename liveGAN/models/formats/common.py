@@ -115,7 +115,7 @@ def build_checked(path: Path, architecture: str, init_kwargs: dict,
     claims a huge network fails at once instead of allocating it."""
     guard = None
     if shapes is not None:
-        guard = None
+        guard = _allocation_guard(*tensor_budget(shapes))
     try:
         if guard is None:
             return build(architecture, init_kwargs)

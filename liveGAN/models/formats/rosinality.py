@@ -59,6 +59,15 @@ def rosinality_to_official(g_ema: Mapping[str, torch.Tensor],
     if n_mlp == 0 or "input.input" not in sd:
         raise ValueError("no 'style.N.weight' / 'input.input' tensors")
     style_dim = sd["style.1.weight"].shape[1]
+    # Every mapping layer is style_dim x style_dim: the sizes below (and the w_avg estimate,
+    # 4096 latents of style_dim) then stay within what the file holds.
+    for i in range(n_mlp):
+        for name, shape in ((f"style.{i + 1}.weight", (style_dim, style_dim)),
+                            (f"style.{i + 1}.bias", (style_dim,))):
+            if name not in sd or tuple(sd[name].shape) != shape:
+                raise ValueError(f"mapping layer {name} is "
+                                 f"{tuple(sd[name].shape) if name in sd else 'missing'}, "
+                                 f"expected {shape}")
     n_convs = sum(1 for k in sd if re.fullmatch(r"convs\.\d+\.conv\.weight", k))
     resolution = 4 * 2 ** (n_convs // 2)
     img_channels = sd["to_rgb1.conv.weight"].shape[1]

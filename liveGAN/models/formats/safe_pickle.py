@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import io
+import os
 import pickle
 from typing import Any
 
@@ -96,6 +97,41 @@ def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any) -> Any:
     return func(*args)
 
 
+# What the unpickler may make from a number alone (not from bytes it read): a pickle that asks
+# for a gigabyte in twenty bytes is refused before anything is allocated. Real pickles never ask
+# (bytearrays come from bytes, arrays from (0,) and then their data).
+MAX_MADE_BYTES = 1 << 20
+
+
+def _bytearray(source: Any = b"", *args: Any) -> bytearray:
+    # Pickles spell a bytearray as bytearray(bytes) or bytearray(str, 'latin-1'); a size alone
+    # (bytearray(3_000_000_000)) would allocate it.
+    if not isinstance(source, (bytes, bytearray, str)):
+        raise UnsafePickleError(f"refused bytearray({_short(source)}): a bytearray is made from "
+                                "bytes, not a size")
+    return bytearray(source, *args)
+
+
+class NdarrayMarker:
+    """What a pickle gets for `numpy.ndarray`: only `_reconstruct` turns it into an array, so
+    calling it with a shape (an allocation before any data) makes nothing."""
+
+
+def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+    # numpy pickles an array as _reconstruct(ndarray, (0,), b'b') and then sets its data; a
+    # large shape here would allocate it before any data is read.
+    size = int(np.prod(shape, dtype=np.float64)) if isinstance(shape, (tuple, list)) else -1
+    if subtype is not NdarrayMarker or not 0 <= size <= MAX_MADE_BYTES:
+        raise UnsafePickleError(f"refused an array of shape {_short(shape)} made before its "
+                                "data")
+    return _MULTIARRAY._reconstruct(np.ndarray, shape, dtype)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _codecs_encode(text: Any, encoding: str = "utf-8") -> bytes:
     # Protocol-2 pickles spell bytes as _codecs.encode(str, 'latin1'); nothing else is needed.
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
@@ -112,7 +148,7 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-    ("builtins", "bytearray"): bytearray,
+    ("builtins", "bytearray"): _bytearray,
     ("builtins", "complex"): complex,
     ("builtins", "slice"): slice,
     ("_codecs", "encode"): _codecs_encode,
@@ -126,11 +162,11 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("torch.nn.parameter", "Parameter"): TensorMarker,
     ("torch", "Size"): torch.Size,
     ("torch", "device"): torch.device,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): NdarrayMarker,
     ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _MULTIARRAY._reconstruct,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy.core.multiarray", "scalar"): _MULTIARRAY.scalar,
-    ("numpy._core.multiarray", "_reconstruct"): _MULTIARRAY._reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "scalar"): _MULTIARRAY.scalar,
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): PersistentRecord,
     ("dnnlib.util", "EasyDict"): EasyDictRecord,
@@ -171,5 +207,17 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def safe_load(file) -> Any:
-    """Unpickle `file` (a binary file object) with the restricted unpickler."""
-    return RestrictedUnpickler(file).load()
+    """Unpickle `file` (a binary file object) with the restricted unpickler.
+
+    A real file is read through a memory map: a length field that claims more bytes than the
+    file has then reads what is there instead of first allocating what was claimed."""
+    import mmap
+
+    try:
+        fileno = file.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return RestrictedUnpickler(file).load()
+    if os.fstat(fileno).st_size == 0:
+        raise EOFError("the file is empty")
+    with mmap.mmap(fileno, 0, access=mmap.ACCESS_READ) as view:
+        return RestrictedUnpickler(view).load()
