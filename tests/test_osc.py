@@ -313,16 +313,19 @@ def test_garbage_flood_does_not_stop_the_frame_loop_or_the_server(osc, capfd):
     quarters = {min(int(4 * (t - started) / (finished - started)), 3) for t in ends}
     assert quarters == {0, 1, 2, 3}
     # Garbage posts nothing and is counted (an empty bundle is valid OSC, so `received` can be a
-    # little above `rejected`), and the server still listens.
+    # little above `rejected`; under a backlog older datagrams are skipped unread, counted in
+    # `skipped`), and the server still listens.
     stats = osc.server.stats
-    assert stats["accepted"] == 0 and stats["rejected"] > 1000, stats
+    assert stats["accepted"] == 0 and stats["rejected"] > 100, stats
+    assert stats["rejected"] + osc.server.skipped <= stats["received"], stats
     assert drained == [] and osc.take() == []
     run_sender(port, 'client.send_message("/livegan/output/fade", 0.375)')
     assert osc.wait_for_address("/livegan/output/fade")
     assert osc.take() == [("/livegan/output/fade", 0.375, "osc")]
     assert osc.server.running
-    # No storm: each kind of mistake printed once, and python-osc printed nothing.
-    assert len(osc.lines) == len(set(osc.kinds)) <= 4
+    # No storm: each kind of mistake (and a backlog notice) printed once, and python-osc
+    # printed nothing.
+    assert len(osc.lines) == len(set(osc.kinds)) <= 5
     stderr = capfd.readouterr().err
     assert "Traceback" not in stderr and "Unhandled" not in stderr
 

@@ -22,7 +22,8 @@ recording with `audio = true` muxes what the input heard.
     auto_gain         seconds a loud moment sets the 0..1 range (default 10)
     trigger_hold      seconds `onset` and `beat` stay 1 once they fire (default 0.05: at
                       least one display frame, so a show that reads them once a frame sees each)
-    poll              seconds between looks for a missing device (default 1)
+    poll              seconds between looks for a missing device (default 1; doubling while
+                      it stays away, up to 30)
 
 A missing or unplugged device is said once, naming the inputs there are; the params then rest
 at their silence values (level 0, silence 1...) and the source keeps looking, so the device is
@@ -53,6 +54,8 @@ RING_S = 10.0        # seconds of sound kept for the analysis and the recorder
 WAKE_S = 0.1         # the analysis thread looks at its stream at least this often
 STALL_S = 2.0        # no block for this long: the device is gone
 FIRST_BLOCK_S = 5.0  # ... or, for a stream just opened, this long
+RETRY_MAX_S = 30.0   # a missing device is looked for at most this far apart (after backing off)
+REFRESH_EVERY_S = 30.0  # PortAudio's device list is re-read at most this often while missing
 LOG_KIND = "audio input"
 LATENCIES = ("low", "high")
 TRIGGERS = ("onset", "beat")
@@ -302,6 +305,7 @@ class AudioSource:
         self._said_missing = False
         self._said_no_portaudio = False
         self._last_refresh = 0.0
+        self._failed_opens = 0
         self._heard_before = False
         self.overruns = 0        # blocks PortAudio says the input lost (the machine was late)
         self.skipped = 0         # samples the analysis fell too far behind to look at
@@ -348,12 +352,27 @@ class AudioSource:
 
     # -- the analysis thread ----------------------------------------------------------------
 
+    def _retry_wait(self) -> float:
+        """Seconds until the next look for a missing device: `poll`, doubling with each look
+        that finds nothing, up to RETRY_MAX_S (a machine with no sound card is not asked
+        every second for the whole show: each look costs PortAudio time and memory)."""
+        self._failed_opens += 1
+        return min(self.options.poll * 2.0 ** min(self._failed_opens - 1, 10), RETRY_MAX_S)
+
     def _run(self) -> None:
+        from liveGAN.commands.devices import quiet_stderr
+
         while not self._stopping.is_set():
             try:
                 if self._stream is None:
-                    if not self._open():
-                        self._stopping.wait(self.options.poll)
+                    # PortAudio's backends (ALSA, JACK) print to the process's stderr when a
+                    # device is not there: keep that off the performer's terminal.
+                    with quiet_stderr():
+                        opened = self._open()
+                    if opened:
+                        self._failed_opens = 0
+                    else:
+                        self._stopping.wait(self._retry_wait())
                     continue
                 self._ready.wait(WAKE_S)
                 self._ready.clear()
@@ -368,7 +387,7 @@ class AudioSource:
             except Exception as err:  # noqa: BLE001 - the input outlives anything; the show too
                 self._log(LOG_KIND, f"audio input: {type(err).__name__}: {err}")
                 self._lose()
-                self._stopping.wait(self.options.poll)
+                self._stopping.wait(self._retry_wait())
 
     def _stalled(self, now: float) -> bool:
         stream = self._stream
@@ -435,7 +454,8 @@ class AudioSource:
             return False
         device = find_device(sd, options.device)
         now = time.perf_counter()
-        if device is None and (not self._said_missing or now - self._last_refresh > 5.0):
+        if device is None and (not self._said_missing
+                               or now - self._last_refresh > REFRESH_EVERY_S):
             # Plugged in since PortAudio listed the devices? Look again (not too often: it
             # costs a few hundred milliseconds of this thread's time).
             self._last_refresh = now
