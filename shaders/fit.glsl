@@ -6,7 +6,7 @@
 // serves both enlargements. The chain compiles it once per `upscale` value (a constant in each
 // program, so only that filter's code runs) and reads `upscale_output` itself.
 uniform int fit;      // @param 0 [0, 2] "0 fit (letterbox), 1 fill (crop), 2 stretch"
-uniform int upscale;  // @param 1 [0, 2] "filter where the picture is enlarged: 0 bilinear, 1 bicubic (Catmull-Rom), 2 Lanczos-3"
+uniform int upscale;  // @param 0 [0, 2] "filter where the picture is enlarged: 0 bilinear, 1 bicubic (Catmull-Rom), 2 Lanczos-3"
 uniform bool upscale_output;  // @param false "the last enlargement, working size to output, uses it too (costly on a CPU; off: bilinear)"
 
 // Catmull-Rom bicubic in 9 bilinear taps: the two middle taps of each axis share one

@@ -166,12 +166,18 @@ def test_the_patch_chooses_the_filter(tmp_path):
     assert "lanczos" in problems[0].expected
 
 
-def test_upscale_defaults_bicubic_then_bilinear_to_the_output():
-    """A patch that says nothing gets a bicubic first enlargement and a bilinear last one (a
-    sharp filter over every output pixel costs a CPU renderer tens of ms a frame)."""
+def test_upscale_defaults_to_bilinear_and_the_default_patch_asks_for_bicubic():
+    """A patch that says nothing keeps the cheapest filter (a sharp one costs a CPU renderer
+    about 10 ms a frame at 512²: a patch asks for it); the default patch enlarges its model
+    bicubically, and bilinearly from the working size to the output."""
     from liveGAN.render.shaders import find_effect, parse_effect, search_path
 
     fit = {s.name: s for s in parse_effect(find_effect("fit", search_path())).params}
-    assert (fit["upscale"].default, fit["upscale"].min, fit["upscale"].max) == (1, 0, 2)
+    assert (fit["upscale"].default, fit["upscale"].min, fit["upscale"].max) == (0, 0, 2)
     assert (fit["upscale_output"].kind, fit["upscale_output"].default) == ("bool", 0)
     assert math.isclose(fit["fit"].default, 0)
+    from liveGAN.patch import load_patch
+    from liveGAN.resources import default_patch
+
+    values = load_patch(default_patch()).values
+    assert values["output/upscale"] == 1 and values["output/upscale_output"] is False
