@@ -125,9 +125,9 @@ def test_a_model_swap_crossfades_and_the_show_never_stops(tmp_path, show_thread)
         first = show.bundle
         patch.write_text(patch.read_text().replace(str(MODEL), str(other)))
         assert wait_for(lambda: show.bundle is not first, timeout=120), messages
-        assert show._crossfade is not None          # both models play while it fades
+        assert show.generation.crossfade is not None          # both models play while it fades
         frame = show.clock.frame
-        assert wait_for(lambda: show._crossfade is None, timeout=120)
+        assert wait_for(lambda: show.generation.crossfade is None, timeout=120)
         assert show.clock.frame > frame             # frames kept coming through the swap
         assert show.bundle.G.c_dim > 0 and "model/class" in show.registry
 

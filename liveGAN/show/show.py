@@ -2,10 +2,11 @@
 
 Place in the data flow: this is the one thread that owns parameter values and GL objects.
 `Show.run` sets the scene up (sinks first, since a window brings the GL context; then the chain,
-the registry, the clock, the generator and the sources), plays `update` then `view` until the
+the sources, the registry, the clock and the generation), plays `update` then `view` until the
 show ends, and takes everything down again. What each stage does lives in its own module:
-control (events -> params), frames (the generator, live or offline), view (the picture), sinks,
-sources, reload.
+control (events -> params), instrument (tempo, scenes, learn), generation (the model, its walk
+and its frames, live or offline), view (the picture), sinks, sources, reload, performance (the
+log a recorded show leaves, and its replay).
 """
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from pathlib import Path
 from typing import Callable
 
 from liveGAN.clock import FixedClock, RealtimeClock, interval_stats
-from liveGAN.latent.exposure import ExposureGuide
-from liveGAN.latent.walks import SEED_MAX, LatentState, pulsed_truncation
+from liveGAN.latent.walks import SEED_MAX
 from liveGAN.log import RateLimitedLog
 from liveGAN.params import OSC_PREFIX, Registry
-from liveGAN.patch import ModelSpec, Patch, PatchError, check_params, load_patch
+from liveGAN.patch import Patch, PatchError, check_params, load_patch
 from liveGAN.show.control import Control
-from liveGAN.show.frames import FrameMaker, LiveFrames, OfflineFrames, Request
+from liveGAN.show.frames import FrameMaker, Request
+from liveGAN.show.generation import Generation
 from liveGAN.show.inbox import Inbox
 from liveGAN.show.instrument import Instrument
 from liveGAN.show.link import ShowLink, Snapshot
@@ -52,17 +53,16 @@ class Show:
         self.print = print_fn or (lambda msg: print(msg, flush=True))
         self.log = RateLimitedLog(sink=self.print)
         self.patch = patch_path if isinstance(patch_path, Patch) else load_patch(patch_path)
-        self.bundle = bundle or load_bundle(self.patch.model, self.options.device,
-                                            log=lambda m: self.log("model", m))
-        self._bundle_from_patch = bundle is None  # then patch.model.path is its file
-        self._given_bundle = bundle               # the caller's: never closed by the show
-        self._crossfade = None                    # (Crossfade, new maker, old bundle) mid-swap
-        self.exposure: ExposureGuide | None = None
+        # The model side; a bundle handed in (a stand-in) is the caller's and never closed.
+        self.generation = Generation(
+            bundle or load_bundle(self.patch.model, self.options.device,
+                                  log=lambda m: self.log("model", m)),
+            self.patch.model if bundle is None else None, self.log, self.log.say)
         self.link = ShowLink(self.log, self.log.say)
         self.inbox = Inbox()
         self.control = Control(self.log)
         self.control.actions[f"{OSC_PREFIX}/quit"] = lambda values: self.stop()
-        self.control.actions[f"{OSC_PREFIX}/latent/keep"] = self._keep
+        self.control.actions[f"{OSC_PREFIX}/latent/keep"] = self.generation.keep
         self.sinks = SinkSet(self.link, self.log, self.log.say)
         self.sources = SourceSet(self.inbox.post, self.link, self.log, self.log.say)
         # Tempo sources, quantised actions, scenes and learn (their actions go in control).
@@ -87,6 +87,19 @@ class Show:
     def registry(self) -> Registry:
         return self.control.registry
 
+    # The model side, as the rest of the show and the tests name it.
+    bundle = property(lambda self: self.generation.bundle)
+    latent = property(lambda self: self.generation.latent)
+    frames = property(lambda self: self.generation.frames)
+
+    @property
+    def exposure(self):
+        return self.generation.exposure
+
+    @exposure.setter
+    def exposure(self, guide) -> None:  # a replay plays the live show's measurement
+        self.generation.exposure = guide
+
     def source(self, kind: str):
         """The running source of class `kind` (e.g. 'OscSource'), or None."""
         return next((s for s in self.sources.running() if type(s).__name__ == kind), None)
@@ -103,7 +116,7 @@ class Show:
         self.out_size = (int(size[0]) // 2 * 2, int(size[1]) // 2 * 2)
         fps = opts.fps or patch.fps
         self.sinks.open(plan_outputs(patch, opts), self.out_size, fps, realtime=not opts.offline)
-        frames = reloader = None
+        reloader = None
         try:
             ctx = self.sinks.gl_context()
             if ctx is None:
@@ -125,18 +138,9 @@ class Show:
             self.clock = FixedClock(fps, bpm) if opts.offline else RealtimeClock(fps, bpm)
             if self.replay is not None:
                 self.clock = self.replay.clock(fps, bpm)
-            self.latent = LatentState(patch.walk, self.values.typed("latent/seed"),
-                                      self.bundle.z_dim, options=patch.walk_options,
-                                      store=self.bundle.keyframes)
-            make = FrameMaker(self.bundle.runtime, self.bundle.controls)
+            make = self.generation.start(patch, self.values, live=not opts.offline)
             if not opts.offline:
                 self._preflight(make, fps)
-            self.exposure = self._exposure_guide(
-                self.bundle, patch.model if self._bundle_from_patch else None)
-            if opts.offline and self.values["latent/avoid_dark"] > 0:
-                self.exposure.wait()  # so every frame of a render is steered alike
-            self.frames = frames = OfflineFrames(make) if opts.offline \
-                else LiveFrames(make, self.log)
             if opts.watch and not opts.offline:
                 reloader = Reloader(patch.path, patch, opts.device, self.log, self.log.say)
                 reloader.start()
@@ -147,17 +151,12 @@ class Show:
                 reloader.stop()
             if self.performance is not None:
                 self.performance.close()
-            if self.exposure is not None:
-                self.exposure.stop()
             self.sources.stop()
-            if frames is not None:
-                frames.stop()
+            self.generation.stop()
             view = getattr(self, "view", None)
             if view is not None:
                 view.release()  # before a window sink takes its GL context away
             self.sinks.close()
-            if self.bundle is not self._given_bundle:
-                self.bundle.close()  # background directions stop, kept keyframes are written
         return self._summary(fps)
 
     def _start_performance_log(self, fps: float) -> None:
@@ -172,9 +171,9 @@ class Show:
         except OSError as err:
             self.log.say(f"performance log {path} is off: {err}")
             return
+        spec = self.generation.spec
         self.performance.start(self.patch, fps, self.out_size, self.values.typed("latent/seed"),
-                               self.view.chain.sources(),
-                               self.patch.model.path if self._bundle_from_patch else None)
+                               self.view.chain.sources(), spec.path if spec else None)
         self.log.say(f"performance log: {path} (livegan render --replay {path} --out VIDEO)")
 
     def _preflight(self, make: FrameMaker, fps: float) -> None:
@@ -191,14 +190,6 @@ class Show:
             return
         for line in report.lines():
             self.print(line)
-
-    def _exposure_guide(self, bundle: ModelBundle, spec: ModelSpec | None) -> ExposureGuide:
-        """The guide that measures, off this thread, which latents of `bundle`'s model render
-        dark; cached by the model file or preset of `spec`, where the model came from."""
-        path = spec.path if spec is not None else None
-        preset = spec.preset if spec is not None else None
-        return ExposureGuide.for_model(bundle.G, bundle.z_dim, self.values["latent/truncation"],
-                                       path, preset, log=lambda m: self.log("exposure", m))
 
     def _summary(self, fps: float) -> Summary:
         clock = self.clock
@@ -311,31 +302,21 @@ class Show:
             if bpm is not None:
                 values.set_now("clock/bpm", bpm)
         clock.tempo.bpm = values["clock/bpm"]
-        self.latent.set_seed(values.typed("latent/seed"))
-        z = self.latent.advance(dt, values["latent/speed"] + values["latent/motion"],
-                                clock.tempo.beat)
-        z = self.exposure.steer(z, values["latent/avoid_dark"], dt)
-        self._z = z
-        request = Request(z=z, truncation_psi=pulsed_truncation(values["latent/truncation"],
-                                                                values["latent/pulse"]),
-                          truncation_cutoff=values.typed("latent/truncation_cutoff"),
-                          values=values.snapshot(), noise_mode=self.patch.model.noise_mode,
-                          seq=clock.frame, time=clock.time)
+        request = self.generation.request(dt, values, clock, self.patch.model.noise_mode)
         if self.performance is not None:
             self.performance.frame(clock, latest, events, request, self.exposure)
         elif self.replay is not None:
-            self.replay.check(clock.frame, request.values, z, clock.tempo.beat, clock.tempo.bpm)
+            self.replay.check(clock.frame, request.values, request.z, clock.tempo.beat,
+                              clock.tempo.bpm)
         return request
 
     def view_frame(self, request: Request) -> None:
         """Generator request -> newest frame -> chain -> sinks; then publish the snapshot."""
         clock, frames = self.clock, self.frames
-        frame = frames.request(request)
+        frame = self.generation.frame(request)
         if frame is not None and frame.seq != getattr(self, "_shown_seq", -1):
             self.view.upload(frame.pixels)
             self._shown_seq = frame.seq
-        if self._crossfade is not None:
-            self._finish_crossfade()
         blend = request.values["output/blend"] >= 0.5
         mix = frames.mix(time.perf_counter()) if blend else 1.0
         out = self.view.render(mix, request.values, clock)
@@ -382,48 +363,6 @@ class Show:
         if params_changed:
             self._adopt(self.patch, previous=self.patch)
 
-    def _swap_model(self, bundle: ModelBundle, seconds: float) -> None:
-        """Play `bundle`'s model from now on, fading through both models for `seconds` rather
-        than cutting; the old model is closed once the fade is over (`_finish_crossfade`)."""
-        from liveGAN.latent.blending import Crossfade
-
-        old, new = self.bundle, bundle
-        make = FrameMaker(new.runtime, new.controls)
-        if seconds > 0 and old is not None:
-            self._crossfade = (Crossfade(FrameMaker(old.runtime, old.controls), make, seconds),
-                               make, old)
-            self.frames.set_make(self._crossfade[0])
-        else:
-            self.frames.set_make(make)
-            if old is not None and old is not self._given_bundle:
-                old.close()
-        self.bundle = new
-
-    def _finish_crossfade(self) -> None:
-        """Once a model crossfade has played out: the new model alone, the old one closed."""
-        fade = getattr(self, "_crossfade", None)
-        if fade is not None and fade[0].finished:
-            self._crossfade = None
-            self.frames.set_make(fade[1])
-            if fade[2] is not self._given_bundle:
-                fade[2].close()
-
-    def _keep(self, values: tuple) -> None:
-        """`/livegan/latent/keep <n>`: bookmark this moment's latent (z, W and seed) beside the
-        patch, for keyframe walks and style mixing."""
-        store = self.bundle.keyframes
-        if store is None:
-            raise ValueError("this show has no keyframe store (a patch file is needed)")
-        number = values[0] if values else None
-        if isinstance(number, bool) or not isinstance(number, (int, float)) \
-                or number != int(number):
-            raise ValueError(f"keep takes a keyframe number, got {number!r}")
-        z = getattr(self, "_z", None)
-        if z is None:
-            raise ValueError("nothing played yet to keep")
-        store.keep(int(number), z=z, w=self.bundle.controls.current_ws(), seed=self.latent.seed)
-        self.log.say(f"kept keyframe {int(number)} (seed {self.latent.seed})")
-
     def apply_edit(self, patch: Patch, bundle: ModelBundle | None = None) -> None:
         """Adopt an edited patch now, as a hot reload does (a replay's edits)."""
         self._reload(None, patch, bundle)
@@ -449,11 +388,7 @@ class Show:
             self.log.say(f"patch not reloaded, keeping the last good one:\n{err}")
             return
         try:
-            latent = LatentState(patch.walk, self.latent.seed, bundle.z_dim,
-                                 options=patch.walk_options, store=bundle.keyframes) \
-                if bundle is not self.bundle else None
-            if latent is None:
-                self.latent.set_kind(patch.walk, patch.walk_options)
+            latent = self.generation.prepare(patch, bundle)
         except Exception as err:  # noqa: BLE001 - a walk that can't be made: keep the last
             self.log.say(f"patch not reloaded, keeping the last good one: {patch.path}: "
                          f"latent: {err}")
@@ -463,10 +398,8 @@ class Show:
         if new_chain is not None:
             self.view.set_chain(new_chain)
         if bundle is not self.bundle:
-            self._swap_model(bundle, patch.model.crossfade)
-            self.latent = latent
-            self.exposure.stop(timeout=0)  # never wait on the show's thread
-            self.exposure = self._exposure_guide(bundle, patch.model)
+            self.generation.swap(bundle, patch.model, latent, self.values,
+                                 patch.model.crossfade)
         self.sources.update(plan_inputs(patch, self.options))
         self._adopt(patch, previous=self.patch, bundle=bundle)
         if reloader is not None:
