@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from liveGAN.latent.walks import LatentState, Walk, slerp
+from liveGAN.latent.state import LatentState
+from liveGAN.latent.walks import Walk, slerp
 
 
 @pytest.mark.parametrize("kind", ["noise", "circle", "beats", "still"])

@@ -1,7 +1,8 @@
 """The latent stage: where in the model's space each frame looks, and how that point is edited.
 
 Place in the data flow: params + clock -> **latent** -> generator. Modules:
-- `walks`: paths through Z (noise, circle, beats, still) and the frame loop's `LatentState`;
+- `walks`: paths through Z (noise, circle, beats, still);
+- `state`: the show's `LatentState`, one walk at a time, gliding across seeds and walks;
 - `keyframes`: bookmarked latents beside the patch and walks through them, beat-timed loops,
   a random walk with momentum;
 - `layers`: which network layer reads which row of W+, and the coarse/middle/fine ranges;

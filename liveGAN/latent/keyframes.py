@@ -24,19 +24,13 @@ import numpy as np
 
 from liveGAN.files import atomic_path
 from liveGAN.latent import LatentConfigError
-from liveGAN.latent.walks import Walk, slerp
+from liveGAN.latent.walks import Walk, on_shell, slerp
 
 FILE_FORMAT = "livegan-keyframes"
 KEYFRAME_MAX = 999
 FILE_MAX_BYTES = 256 << 20   # a thousand 1024-model keyframes are ~40 MB; refuse absurd files
 EASES = ("smooth", "linear", "spline")
 WALK_KINDS = ("keyframes", "loop", "momentum")
-
-
-def on_shell(z: np.ndarray) -> np.ndarray:
-    """z scaled to norm sqrt(dim), where Gaussian latents live."""
-    norm = float(np.linalg.norm(z))
-    return z if norm < 1e-8 else (z * (math.sqrt(z.shape[-1]) / norm)).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -55,11 +55,10 @@ def seed_vectors(seed: int, count: int, z_dim: int) -> np.ndarray:
     return np.random.default_rng(int(seed)).standard_normal((count, z_dim)).astype(np.float32)
 
 
-def _on_shell(z: np.ndarray) -> np.ndarray:
+def on_shell(z: np.ndarray) -> np.ndarray:
+    """z scaled to norm sqrt(dim), where Gaussian latents live."""
     norm = float(np.linalg.norm(z))
-    if norm < 1e-8:
-        return z
-    return z * (math.sqrt(z.shape[-1]) / norm)
+    return z if norm < 1e-8 else (z * (math.sqrt(z.shape[-1]) / norm)).astype(np.float32)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -95,9 +94,9 @@ class Walk:
 
     def position(self, phase: float, beat: float = 0.0) -> np.ndarray:
         if self.kind == "still":
-            return _on_shell(self._basis[0].copy())
+            return on_shell(self._basis[0].copy())
         if self.kind == "circle":
-            return _on_shell(math.cos(phase) * self._basis[0] + math.sin(phase) * self._basis[1])
+            return on_shell(math.cos(phase) * self._basis[0] + math.sin(phase) * self._basis[1])
         if self.kind == "noise":
             z = np.zeros(self.z_dim, dtype=np.float32)
             for k in range(self.HARMONICS):
@@ -105,82 +104,12 @@ class Walk:
                 weight = 1.0 / (k + 1)
                 z += weight * (math.cos((k + 1) * phase) * self._basis[2 * k]
                                + math.sin((k + 1) * phase) * self._basis[2 * k + 1])
-            return _on_shell(z)
+            return on_shell(z)
         step = beat / self.beats_per_step
         index = math.floor(step)
         frac = step - index
         ease = frac * frac * (3 - 2 * frac)
-        return _on_shell(slerp(self._keyframe(index), self._keyframe(index + 1), ease))
+        return on_shell(slerp(self._keyframe(index), self._keyframe(index + 1), ease))
 
     def _keyframe(self, index: int) -> np.ndarray:
         return seed_vectors(self.seed * 100_003 + index, 1, self.z_dim)[0]
-
-
-class LatentState:
-    """The frame loop's latent: a walk that advances with `latent/speed` and glides across seeds.
-
-    Changing seed doesn't cut: the old walk's position crossfades (slerp) into the new walk's
-    over `glide` seconds, so `next seed` on stage is a move, not a jump. Besides the walks here,
-    `kind` may be one of `liveGAN.latent.keyframes.WALK_KINDS` (keyframes, loop, momentum),
-    made from the patch's `options` and keyframe `store`.
-    """
-
-    def __init__(self, kind: str, seed: int, z_dim: int, glide: float = 1.5,
-                 options: dict | None = None, store=None) -> None:
-        self.kind, self.z_dim, self.glide = kind, z_dim, glide
-        self.options, self.store = dict(options or {}), store
-        self._seed = int(seed)
-        self.walk = self._make(kind, self._seed)
-        self.phase = 0.0
-        self._previous = None
-        self._since_change = 0.0
-
-    def _make(self, kind: str, seed: int):
-        if kind in WALKS:
-            return Walk(kind, seed, self.z_dim)
-        from liveGAN.latent.keyframes import make_walk
-
-        return make_walk(kind, seed, self.z_dim, self.options, self.store)
-
-    @property
-    def seed(self) -> int:
-        return self._seed
-
-    def set_seed(self, seed: int) -> None:
-        if int(seed) == self._seed:
-            return
-        self._glide_to(self.kind, int(seed))
-
-    def set_kind(self, kind: str, options: dict | None = None) -> None:
-        """Glide to another walk (or the same kind with other options); LatentConfigError
-        (nothing changes) when a keyframes / loop / momentum walk can't be made."""
-        options = dict(options or {})
-        if kind != self.kind or options != self.options:
-            previous = self.options
-            self.options = options
-            try:
-                self._glide_to(kind, self._seed)
-            except Exception:
-                self.options = previous
-                raise
-            self.kind = kind
-
-    def _glide_to(self, kind: str, seed: int) -> None:
-        walk = self._make(kind, seed)
-        self._previous = self.walk
-        self._since_change = 0.0
-        self.walk, self._seed = walk, seed
-
-    def advance(self, dt: float, speed: float, beat: float) -> np.ndarray:
-        """Move along the walk by `dt * speed` radians of phase and return z."""
-        self.phase += dt * speed
-        z = self.walk.position(self.phase, beat)
-        if self._previous is not None:
-            self._since_change += dt
-            t = min(self._since_change / self.glide, 1.0) if self.glide > 0 else 1.0
-            if t >= 1.0:
-                self._previous = None
-            else:
-                ease = t * t * (3 - 2 * t)
-                z = _on_shell(slerp(self._previous.position(self.phase, beat), z, ease))
-        return z

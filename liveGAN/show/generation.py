@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Callable
 
 from liveGAN.latent.exposure import ExposureGuide
-from liveGAN.latent.walks import LatentState, pulsed_truncation
+from liveGAN.latent.state import LatentState
+from liveGAN.latent.walks import pulsed_truncation
 from liveGAN.patch import ModelSpec, Patch
 from liveGAN.show.frames import FrameMaker, LiveFrames, OfflineFrames, Request
 from liveGAN.show.scene import ModelBundle
