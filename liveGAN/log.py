@@ -11,6 +11,9 @@ second, each kind in its turn with its count.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 import time
 from typing import Callable
@@ -86,3 +89,21 @@ class RateLimitedLog:
         with self._lock:
             self.lines += 1
         self.sink(clip(message))
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence C libraries that print to the process's stderr (libjack, ALSA) for a moment."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            sys.stderr.flush()
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

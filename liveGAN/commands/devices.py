@@ -7,10 +7,11 @@ no JACK, NDI not installed, no v4l2loopback) is one line saying why, and the res
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
+
+from liveGAN.log import quiet_stderr
 
 NDI_WAIT_MS = 1500   # how long to listen for NDI sources announcing themselves
 
@@ -32,24 +33,6 @@ class Section:
 
     def as_dict(self) -> dict:
         return {"items": self.items, "note": self.note}
-
-
-@contextlib.contextmanager
-def quiet_stderr():
-    """Silence C libraries that print to the process's stderr (libjack, ALSA) for a moment."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            sys.stderr.flush()
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def displays() -> Section:

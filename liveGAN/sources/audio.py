@@ -46,7 +46,7 @@ from typing import Any, Callable
 import numpy as np
 
 from liveGAN.audio.features import AudioAnalyzer, FeatureConfig, feature_range
-from liveGAN.log import RateLimitedLog
+from liveGAN.log import RateLimitedLog, quiet_stderr
 from liveGAN.params import Param
 from liveGAN.pcm import PcmRing
 
@@ -180,8 +180,6 @@ def portaudio():
     loaded = sys.modules.get("sounddevice")
     if loaded is not None:
         return loaded
-    from liveGAN.commands.devices import quiet_stderr
-
     os.environ.setdefault("JACK_NO_START_SERVER", "1")
     with quiet_stderr():
         import sounddevice
@@ -192,8 +190,6 @@ def _refresh_device_list(sd) -> None:
     """Make PortAudio look at the devices again (it lists them once, when it starts): a device
     plugged in since then appears. Restarting PortAudio closes every stream in the process, so
     this runs only while this module holds none open."""
-    from liveGAN.commands.devices import quiet_stderr
-
     with _streams_lock:
         if _open_streams or not hasattr(sd, "_terminate"):
             return
@@ -360,8 +356,6 @@ class AudioSource:
         return min(self.options.poll * 2.0 ** min(self._failed_opens - 1, 10), RETRY_MAX_S)
 
     def _run(self) -> None:
-        from liveGAN.commands.devices import quiet_stderr
-
         while not self._stopping.is_set():
             try:
                 if self._stream is None:
