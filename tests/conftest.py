@@ -257,3 +257,34 @@ def pulse_server(tmp_path_factory):
         os.environ.pop("PULSE_SERVER", None)
     else:
         os.environ["PULSE_SERVER"] = saved
+
+
+def stand_in_show(tmp_path: Path, patch_text: str, **options):
+    """A Show of `patch_text` (written to tmp_path/patch.toml) with the stand-in generator,
+    headless and not watching files unless `options` say otherwise; what it prints is kept in
+    `show.lines`."""
+    from liveGAN.show.options import RunOptions
+    from liveGAN.show.show import Show
+    from liveGAN.standin import stand_in_bundle
+
+    path = tmp_path / "patch.toml"
+    path.write_text(patch_text)
+    lines: list[str] = []
+    show = Show(path, RunOptions(**{"headless": True, "watch": False, **options}),
+                print_fn=lines.append, bundle=stand_in_bundle(16))
+    show.lines = lines
+    return show
+
+
+@pytest.fixture
+def playing(tmp_path, show_thread):
+    """`with playing(PATCH) as show:`: a stand-in show of PATCH on its own thread."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def play(patch_text: str, **options):
+        show = stand_in_show(tmp_path, patch_text, **options)
+        with show_thread(show):
+            yield show
+
+    return play

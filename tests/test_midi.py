@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import stand_in_show, wait_for
 from liveGAN.sources.midi import MidiDecoder, MidiSource, PortMatcher, decode_encoder
 
 # The controller: virtual ports named `nanoTest` (out to the show, in for feedback), driven
@@ -142,16 +142,8 @@ encoders = [16]
 
 
 def make_show(tmp_path: Path, port: str = "nanoTest", extra: str = "", mappings: str = ""):
-    from liveGAN.show.options import RunOptions
-    from liveGAN.show.show import Show
-    from liveGAN.standin import stand_in_bundle
-
-    path = tmp_path / "patch.toml"
-    path.write_text(PATCH.format(port=port, extra=extra) + mappings)
-    lines: list[str] = []
-    show = Show(path, RunOptions(headless=True, watch=False), print_fn=lines.append,
-                bundle=stand_in_bundle(16))
-    return show, lines
+    show = stand_in_show(tmp_path, PATCH.format(port=port, extra=extra) + mappings)
+    return show, show.lines
 
 
 # -- decoding, without a port -------------------------------------------------------------------

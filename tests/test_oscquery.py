@@ -34,18 +34,8 @@ effect = "grade"
 
 
 @pytest.fixture
-def show(tmp_path, show_thread):
-    from liveGAN.show.options import RunOptions
-    from liveGAN.show.show import Show
-    from liveGAN.standin import stand_in_bundle
-
-    path = tmp_path / "patch.toml"
-    path.write_text(PATCH)
-    lines: list[str] = []
-    engine = Show(path, RunOptions(headless=True, watch=False), print_fn=lines.append,
-                  bundle=stand_in_bundle(16))
-    engine.lines = lines
-    with show_thread(engine):
+def show(playing):
+    with playing(PATCH) as engine:
         yield engine
 
 

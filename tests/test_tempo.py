@@ -113,19 +113,10 @@ def phase_errors_ms(show, peer, seconds: float = 2.0) -> list[float]:
     return errors
 
 
-def test_link_tempo_and_phase_follow_a_second_peer(tmp_path, show_thread):
-    from liveGAN.show.options import RunOptions
-    from liveGAN.show.show import Show
-    from liveGAN.standin import stand_in_bundle
-
+def test_link_tempo_and_phase_follow_a_second_peer(playing):
     peer = Peer()
     try:
-        path = tmp_path / "patch.toml"
-        path.write_text(PATCH)
-        lines: list[str] = []
-        show = Show(path, RunOptions(headless=True, watch=False), print_fn=lines.append,
-                    bundle=stand_in_bundle(16))
-        with show_thread(show):
+        with playing(PATCH) as show:
             assert wait_for(lambda: show.values["link/peers"] == 1, 30)
             assert wait_for(lambda: peer.ask("state")[1] == 1)
             # Which of two meeting sessions keeps its tempo is Link's choice; once they are
@@ -144,6 +135,6 @@ def test_link_tempo_and_phase_follow_a_second_peer(tmp_path, show_thread):
             assert wait_for(lambda: show.values["clock/bpm"] == pytest.approx(150.0))
             errors = sorted(phase_errors_ms(show, peer, 1.5))
             assert errors[len(errors) // 2] < 1.0
-        assert any("following the link tempo" in l for l in lines)
+        assert any("following the link tempo" in l for l in show.lines)
     finally:
         peer.close()
