@@ -96,3 +96,18 @@ def test_build_augment_names():
     assert isinstance(build_augment("none"), NoAugment)
     with pytest.raises(ValueError):
         build_augment("lots")
+
+
+def test_ada_transforms_the_intensity_of_grey_images():
+    """One-channel batches get brightness, contrast and the luma flip (geometry alone would
+    leave a flat grey image flat): values move, some images come out negated, all stay grey."""
+    torch.manual_seed(4)
+    flat = torch.full((64, 1, 16, 16), 0.5, requires_grad=True)
+    y = ADA(p=1.0)(flat)
+    assert y.shape == (64, 1, 16, 16) and torch.isfinite(y).all()
+    kept = y.detach().flatten(1)
+    level = torch.stack([row[row != 0].median() for row in kept])   # cutout leaves zeros
+    assert ((level - 0.5).abs() > 0.05).float().mean() > 0.8
+    assert 0.2 < (level < 0).float().mean() < 0.8                   # the flip, about half
+    y.sum().backward()
+    assert flat.grad.abs().sum() > 0

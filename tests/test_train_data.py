@@ -142,5 +142,33 @@ def test_procedural_set_is_deterministic_varied_and_written(tmp_path):
     assert procedural.main([str(tmp_path / "set"), "--count", "3", "--res", "16"]) == 0
     data = prepare(tmp_path / "set", 16, tmp_path / "cache", log=lambda m: None)
     assert data.images.shape == (3, 16, 16, 3) and not data.skipped
-    # Mostly dark with bright parts: high contrast on black.
-    assert np.median(data.images) < 100 and data.images.max() > 150
+    # Vivid (the default): bright from edge to edge, colourful, never a black frame.
+    vivid = np.stack([procedural.make_image(32, procedural.image_rng(0, i)) for i in range(12)])
+    means = vivid.mean(axis=(1, 2, 3)) / 255
+    assert means.min() > 0.2 and 0.3 < means.mean() < 0.6
+    spread = vivid.max(axis=-1).astype(int) - vivid.min(axis=-1)     # per-pixel chroma
+    assert np.median(spread) > 40
+    # Classic (the first default model's set): mostly dark with bright parts, glow on black.
+    classic = np.stack([procedural.make_image(32, procedural.image_rng(0, i), "classic")
+                        for i in range(12)])
+    assert np.median(classic) < 100 and classic.max() > 150
+    with pytest.raises(ValueError, match="style must be one of vivid, classic"):
+        procedural.make_image(32, procedural.image_rng(0, 0), "neon")
+
+
+def test_grey_sets_are_told_apart_and_batches_take_one_channel():
+    import torch
+
+    from liveGAN.train.data import is_grey, to_tensor
+
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(0, 256, (5, 8, 8, 1), dtype=np.uint8), 3, axis=-1)
+    colour = grey.copy()
+    colour[4, 3, 3, 1] ^= 1                      # one value off in the last image
+    assert is_grey(grey) and not is_grey(colour)
+    assert not is_grey(colour, chunk=2)          # found in a later chunk too
+    x = to_tensor(grey, channels=1)
+    assert x.shape == (5, 1, 8, 8)
+    assert torch.allclose(x, to_tensor(grey)[:, :1])
+    sampler = BatchSampler(grey, 6, mirror=False, seed=0, channels=1)
+    assert sampler.next().shape == (6, 1, 8, 8)

@@ -8,8 +8,8 @@ import torch
 
 from liveGAN.train import procedural
 from liveGAN.train.diversity import Diversity, collapse_warning
-from liveGAN.train.judge import (ClassCoverage, JudgeError, SmallClassifier, load_judge,
-                                 save_judge, train_classifier)
+from liveGAN.train.judge import (ClassCoverage, JudgeError, load_judge, save_judge,
+                                 train_classifier)
 from liveGAN.train.loop import default_ada_kimg
 from liveGAN.train.progress import ThroughputWatch, format_eta
 
@@ -117,10 +117,11 @@ def test_throughput_collapse_gives_one_warning_with_advice(load, expect):
     assert "load average" in said[0] and "2 cores" in said[0] and expect in said[0]
 
 
-def test_ada_speed_follows_the_run_length():
-    assert default_ada_kimg(30) == 6.0          # p can reach 1 within a fifth of a short run
-    assert default_ada_kimg(5) == 4.0
-    assert default_ada_kimg(25000) == 100.0
+def test_ada_speed_follows_the_data_and_the_run_length():
+    assert default_ada_kimg(30, 1797) == pytest.approx(17.97)   # ten epochs of the data
+    assert default_ada_kimg(10, 1797) == 10.0   # ... but within the planned run
+    assert default_ada_kimg(30, 64) == 2.0      # a tiny set is memorised at once
+    assert default_ada_kimg(25000, 70000) == 100.0
 
 
 def test_train_help_shows_defaults(capsys):
@@ -130,5 +131,25 @@ def test_train_help_shows_defaults(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for needle in ["(default: 128)", "(default: 16)", "(default: ada)", "(default: 0.002)",
-                   "(default: 0)", "a fifth of --kimg"]:
+                   "(default: 0)", "ten epochs of the data"]:
         assert needle in text, needle
+
+
+def test_variety_floor_acts_only_on_converging_samples():
+    from liveGAN.train.loss import pair_distance, real_pair_distance, variety_penalty
+
+    torch.manual_seed(0)
+    reals = torch.rand(64, 1, 8, 8) * 2 - 1
+    spread = real_pair_distance(reals)
+    assert spread == pytest.approx(2 / 3, abs=0.05)       # E|a - b| for a, b ~ U(-1, 1)
+    floor = 0.9 * spread
+    varied = torch.rand(16, 1, 8, 8) * 2 - 1               # as different as the data
+    assert variety_penalty(varied, floor) == 0
+    one = torch.rand(1, 1, 8, 8) * 2 - 1
+    same = (one + 0.01 * torch.randn(16, 1, 8, 8)).requires_grad_(True)
+    penalty = variety_penalty(same, floor)
+    assert 0.95 < penalty <= 1
+    penalty.backward()                                     # a step down the gradient ...
+    with torch.no_grad():
+        moved = same - 0.5 * same.grad / same.grad.abs().max()
+    assert (pair_distance(moved) > pair_distance(same.detach()) + 0.05).all()   # ... separates

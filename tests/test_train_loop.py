@@ -86,7 +86,7 @@ def test_end_to_end_outputs(finished_run):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["kimg"] for r in rows] == [0.016, 0.032, 0.048]
     for key in ("loss_G", "loss_D", "aug_p", "swd", "swd_16", "img_per_s", "coverage",
-                "density", "diversity"):
+                "density", "diversity", "variety"):
         assert all(key in r for r in rows), key
     assert all(np.isfinite(r["loss_G"]) and np.isfinite(r["swd"]) for r in rows)
     assert all(0 <= r["coverage"] <= 1 and r["diversity"] > 0 for r in rows)
@@ -328,3 +328,23 @@ def test_livegan_run_plays_the_run_patch(finished_run):
     assert result.returncode == 0, result.stderr
     assert "generator failed" not in result.stderr
     assert "frames shown 3" in result.stdout + result.stderr
+
+
+def test_grey_images_train_a_one_channel_generator(tmp_path):
+    from liveGAN.models import load_generator
+
+    folder = tmp_path / "grey"
+    folder.mkdir()
+    for i in range(8):
+        rgb = procedural.make_image(16, procedural.image_rng(0, i))
+        write_png(folder / f"g{i}.png", rgb.mean(axis=-1).astype(np.uint8))
+    result = _train(folder, "--out", tmp_path / "run", "--kimg", "0.008", "--tick", "0.008",
+                    *TINY)
+    assert result.returncode == 0, result.stderr
+    assert "grey images: training a one-channel generator" in result.stderr
+    G = load_generator(tmp_path / "run" / "model.safetensors")
+    assert G.img_channels == 1
+    with torch.no_grad():
+        assert G(torch.randn(2, G.z_dim), None).shape == (2, 1, 16, 16)
+    row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert np.isfinite(row["swd"]) and 0 <= row["coverage"] <= 1

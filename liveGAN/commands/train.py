@@ -65,8 +65,11 @@ def add_arguments(parser) -> None:
             help="maximum channels (default: the architecture's)")
     _option(parser, "--ada-target", type=float, default=0.6, help="ADA target for r_t")
     _option(parser, "--ada-kimg", type=float, default=None,
-            help="ADA speed: kimg for p to go from 0 to 1 (default: a fifth of --kimg, "
-                 "between 4 and 100)")
+            help="ADA speed: kimg for p to go from 0 to 1 (default: ten epochs of the data, "
+                 "at most --kimg, between 2 and 100)")
+    _option(parser, "--variety", type=float, default=4.0, metavar="WEIGHT",
+            help="weight of the variety floor: pushes apart generated images of different "
+                 "latents when they differ less than 0.9 as much as two real images (0: off)")
     _option(parser, "--threads", type=int, default=None,
             help="CPU threads for torch (default: torch's choice)")
     _option(parser, "--no-progress", action="store_true", default=False,
@@ -85,6 +88,7 @@ def config_from_args(args):
         swd_images=args.swd_images,
         inception=args.inception, judge=args.judge, fit=args.fit, channel_base=args.channel_base,
         channel_max=args.channel_max, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
+        variety=args.variety,
         threads=args.threads, progress=not args.no_progress)
 
 

@@ -106,7 +106,8 @@ class ADA(torch.nn.Module):
     Geometric: x-flip, 90° rotations, integer translation (1/8), isotropic scale, rotation,
     anisotropic scale, fractional translation, folded into one affine matrix per image and
     applied with one grid_sample (reflection padding, so no black borders leak into D).
-    Colour: brightness, contrast, luma flip, hue rotation, saturation, as one 4x4 colour matrix.
+    Colour: brightness, contrast, luma flip, hue rotation, saturation, as one 4x4 colour matrix
+    (grey images: brightness, contrast and luma flip).
     Cutout: as in DiffAugment, with probability p.
     """
 
@@ -208,6 +209,14 @@ class ADA(torch.nn.Module):
             cm = cm.to(x.dtype)
             x = (cm[:, :3, :3] @ x.reshape(n, c, h * w)).reshape(n, c, h, w) \
                 + cm[:, :3, 3].reshape(n, 3, 1, 1)
+        elif c == 1:
+            # Grey images get the colour transforms that keep them grey, in the same order:
+            # brightness, contrast, then the luma flip (which for grey is negation).
+            b = torch.randn(n, device=dev) * 0.2 * self._chance(n, dev)
+            ct = torch.exp2(torch.randn(n, device=dev) * 0.5 * self._chance(n, dev))
+            flip = self._chance(n, dev) * torch.randint(0, 2, (n,), device=dev).float()
+            gain = (ct * (1 - 2 * flip)).to(x.dtype)[:, None, None, None]
+            x = (x + b.to(x.dtype)[:, None, None, None]) * gain
 
         keep = self._chance(n, dev).to(x.dtype)[:, None, None, None]
         x = keep * _cutout(x, 0.5) + (1 - keep) * x

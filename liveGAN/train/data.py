@@ -184,6 +184,27 @@ def prepare(folder, res: int, cache_dir, fit: str = "crop", log=None) -> Prepare
     return PreparedData(np.load(cache_path, mmap_mode="r"), cache_path, skipped, False)
 
 
+def is_grey(images: np.ndarray, chunk: int = 256) -> bool:
+    """Whether every pixel of the cached images [N, H, W, 3] has R == G == B."""
+    for i in range(0, len(images), chunk):
+        part = np.asarray(images[i: i + chunk])
+        if not (np.array_equal(part[..., 0], part[..., 1])
+                and np.array_equal(part[..., 0], part[..., 2])):
+            return False
+    return True
+
+
+def to_tensor(images: np.ndarray, channels: int = 3):
+    """uint8 images [N, H, W, 3] -> float tensor [N, channels, H, W] in [-1, 1]; one channel
+    is the mean of the three (exact for grey images)."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    if channels == 1:
+        x = x.mean(dim=1, keepdim=True)
+    return x.div_(127.5).sub_(1)
+
+
 class BatchSampler:
     """Random batches from the cache as float tensors in [-1, 1], optionally x-mirrored.
 
@@ -192,25 +213,25 @@ class BatchSampler:
     """
 
     def __init__(self, images: np.ndarray, batch: int, mirror: bool, seed: int,
-                 device="cpu") -> None:
+                 device="cpu", channels: int = 3) -> None:
         import torch
 
         self.images, self.batch, self.mirror, self.device = images, batch, mirror, device
+        self.channels = channels
         self.generator = torch.Generator().manual_seed(int(seed))
 
     def __len__(self) -> int:
         return len(self.images)
 
     def next(self):
-        """One batch [batch, 3, res, res] float32 on the device."""
+        """One batch [batch, channels, res, res] float32 on the device."""
         import torch
 
         idx = torch.randint(len(self.images), (self.batch,), generator=self.generator)
         # Sorted indices read the memmap in file order (cheaper on disk); the order inside a
         # batch does not matter.
         idx_sorted = np.sort(idx.numpy())
-        x = torch.from_numpy(np.ascontiguousarray(self.images[idx_sorted]))
-        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+        x = to_tensor(self.images[idx_sorted], self.channels)
         if self.mirror:
             flip = torch.rand(self.batch, generator=self.generator) < 0.5
             x[flip] = x[flip].flip(3)

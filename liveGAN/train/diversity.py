@@ -17,9 +17,12 @@ initialised embeddings usable for density/coverage).
   dropped. Robust to outliers, unlike recall.
 - density: how many real balls a generated image falls in, / k; about 1 for a G that matches
   the reals, below 1 for off-manifold samples (fidelity).
-- diversity: the mean distance between generated images / the mean distance between real ones;
-  about 1 when samples of different latents differ as much as the data does, near 0 when they
-  converge (mode collapse).
+- diversity: how far apart generated images are compared with real ones: the mean pairwise
+  distance of the generated set over the real set's, measured both on the features and on the
+  pixels (at 32x32), and the smaller of the two reported. About 1 when samples of different
+  latents differ as much as the data does, near 0 when they converge (mode collapse). Both,
+  because each misses a case: blobs far from every real image can be far apart in feature
+  space while nearly equal in pixels.
 """
 from __future__ import annotations
 
@@ -98,6 +101,7 @@ class Diversity:
         # The k-th neighbour other than itself (column 0 of the sorted distances is itself).
         self.radii = d.sort(dim=1).values[:, self.k]
         self.real_spread = _mean_pairwise(d)
+        self.real_pixel_spread = _pixel_spread(reals)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return (self.net.embed(images) - self.mean) / self.std
@@ -109,9 +113,10 @@ class Diversity:
         inside = d < self.radii[:, None]
         coverage = inside.any(dim=1).float().mean()
         density = inside.float().sum() / (self.k * len(fake))
-        diversity = _mean_pairwise(torch.cdist(fake, fake)) / self.real_spread
+        features = _mean_pairwise(torch.cdist(fake, fake)) / self.real_spread
+        pixels = _pixel_spread(fakes) / max(self.real_pixel_spread, 1e-8)
         return {"coverage": float(coverage), "density": float(density),
-                "diversity": float(diversity)}
+                "diversity": float(min(features, pixels))}
 
 
 def _mean_pairwise(d: torch.Tensor) -> float:
@@ -119,12 +124,23 @@ def _mean_pairwise(d: torch.Tensor) -> float:
     return float(d.sum() / max(n * (n - 1), 1))
 
 
-def collapse_warning(row: dict) -> str | None:
-    """One line when a metrics row shows samples of different latents converging, else None."""
+def _pixel_spread(images: torch.Tensor) -> float:
+    """Mean absolute difference between two images of the set, per value, at most 32x32."""
+    x = images.float()
+    if x.shape[-1] > 32:
+        x = F.interpolate(x, size=(32, 32), mode="area")
+    flat = x.flatten(1)
+    return _mean_pairwise(torch.cdist(flat, flat, p=1)) / flat.shape[1]
+
+
+def collapse_warning(row: dict, aug: str = "ada") -> str | None:
+    """One line when a metrics row shows samples of different latents converging, else None;
+    the advice depends on the augmentation in use."""
     diversity = row.get("diversity")
     if diversity is None or not diversity < COLLAPSE_DIVERSITY:
         return None
+    advice = {"none": "train with --aug ada or --aug diffaugment",
+              "ada": "try --aug diffaugment, or a larger --gamma"}.get(aug, "try a larger --gamma")
     return (f"warning: mode collapse at kimg {row.get('kimg', 0):g}: samples of different "
             f"latents are {diversity:.2f}x as far apart as the real images (coverage "
-            f"{row.get('coverage', float('nan')):.2f}); try --aug ada (or a lower --ada-target), "
-            f"a larger --gamma, or --resume from an earlier checkpoint")
+            f"{row.get('coverage', float('nan')):.2f}); {advice}")

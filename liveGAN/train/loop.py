@@ -6,8 +6,13 @@ RUN/model.safetensors + RUN/patch.toml (a playable model and a patch that plays 
 
 The recipe is StyleGAN2-ADA's: non-saturating logistic loss, lazy R1 on reals every
 `r1_interval` D steps, style mixing, an exponential moving average (EMA) of G that is what we
-export, DiffAugment or ADA so small data sets do not collapse, bf16 autocast on CUDA (or on
-the CPU with --precision bf16; R1's double backward always runs in fp32).
+export, DiffAugment or ADA so small data sets do not collapse (ADA's speed follows the data
+set's size: `default_ada_kimg`), bf16 autocast on CUDA (or on the CPU with --precision bf16;
+R1's double backward always runs in fp32). A grey data set trains one-channel networks: with
+three channels the slightest tint in G's output is a cue D never loses, and on sklearn's digits
+that alone made D win outright and G collapse to one class within 4 kimg.
+Every metrics tick measures SWD, coverage/density/diversity (`diversity.py`, with a warning when
+samples of different latents converge) and, with --judge, class coverage (`judge.py`).
 Data parallel across processes when started by torchrun (RANK/WORLD_SIZE/LOCAL_RANK set): each
 process draws its own share of the batch; G and D are wrapped in DistributedDataParallel, which
 averages their gradients during backward. Each trained network goes through its DDP wrapper
@@ -33,10 +38,10 @@ import torch
 from liveGAN.files import write_text
 from liveGAN.train import augment as augment_mod
 from liveGAN.train import checkpoint as ckpt
-from liveGAN.train.data import BatchSampler, prepare
+from liveGAN.train.data import BatchSampler, is_grey, prepare, to_tensor
 from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
 from liveGAN.train.loss import (default_gamma, fake_loss, generator_loss, r1_penalty,
-                                real_loss)
+                                real_loss, real_pair_distance, variety_penalty)
 from liveGAN.train.progress import Progress, ThroughputWatch
 
 
@@ -66,8 +71,9 @@ class TrainConfig:
     ema_rampup: float = 0.05
     r1_interval: int = 16
     style_mixing: float = 0.9
+    variety: float = 4.0                # weight of the variety floor against mode collapse (0: off)
     ada_target: float = 0.6
-    ada_kimg: float | None = None       # None: tied to the run's length (default_ada_kimg)
+    ada_kimg: float | None = None       # None: from the data and the length (default_ada_kimg)
     swd_every: int = 1                  # ticks between SWD evaluations (0: never)
     swd_images: int = 256
     inception: str | None = None
@@ -81,18 +87,26 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
 
+# Generated pairs should differ at least this much, relative to two real images (variety_penalty).
+VARIETY_FLOOR = 0.9
+
+
 class TrainError(Exception):
     """A run that cannot start or continue; the message says why."""
 
 
-def default_ada_kimg(total_kimg: float) -> float:
-    """How many kimg ADA's p needs to go from 0 to 1, from the planned length of the run.
+def default_ada_kimg(total_kimg: float, num_images: int) -> float:
+    """How many kimg ADA's p needs to go from 0 to 1, from the data set and the run's length.
 
     StyleGAN2-ADA's fixed 500 kimg (100 here before) suits runs of thousands of kimg; in a
-    30 kimg run it lets p reach only 0.3, long after D has memorised a small set. A fifth of
-    the run (at least 4, at most 100 kimg) lets p answer within the first few kimg.
+    30 kimg run on a small set it let p reach 0.04 by 5 kimg, after D had begun to memorise.
+    D memorises a set after seeing it some ten times, so p may rise from 0 to 1 in ten epochs
+    of the data, and within the planned run at the latest; never faster than 2 kimg (early on D
+    wins because G is still bad, not because it memorised: p must not jump at that) nor slower
+    than 100 kimg.
     """
-    return float(min(max(total_kimg / 5, 4.0), 100.0))
+    epochs = 10 * num_images / 1000
+    return float(min(max(min(epochs, total_kimg), 2.0), 100.0))
 
 
 @dataclass
@@ -128,13 +142,13 @@ def _pick_device(name: str, local_rank: int) -> torch.device:
     return torch.device(name)
 
 
-def generator_kwargs(cfg: TrainConfig) -> dict:
+def generator_kwargs(cfg: TrainConfig, channels: int = 3) -> dict:
     """Constructor kwargs of a fresh generator for `cfg` (JSON-able; the native file keeps them)."""
     if cfg.arch == "light":
-        kw = dict(z_dim=256, c_dim=0, w_dim=256, img_resolution=cfg.res, img_channels=3,
+        kw = dict(z_dim=256, c_dim=0, w_dim=256, img_resolution=cfg.res, img_channels=channels,
                   channel_base=2048, channel_max=256, mapping_layers=2)
     elif cfg.arch == "stylegan2":
-        kw = dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=cfg.res, img_channels=3,
+        kw = dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=cfg.res, img_channels=channels,
                   mapping_kwargs={"num_layers": 8}, channel_base=32768, channel_max=512,
                   num_fp16_res=0)
     else:
@@ -146,9 +160,10 @@ def generator_kwargs(cfg: TrainConfig) -> dict:
     return kw
 
 
-def _build_networks(cfg: TrainConfig, saved: tuple[str, dict] | None = None):
+def _build_networks(cfg: TrainConfig, saved: tuple[str, dict] | None = None, channels: int = 3):
     """(G, G_kwargs, arch, D): as `saved` (arch, kwargs) says, fine-tuned from `cfg.from_model`,
-    or fresh. Sets cfg.res/arch to the network's when they come from a file."""
+    or fresh with `channels` image channels. Sets cfg.res/arch to the network's when they come
+    from a file."""
     from liveGAN.models import ModelLoadError, load_generator
     from liveGAN.models.networks import build
 
@@ -170,7 +185,7 @@ def _build_networks(cfg: TrainConfig, saved: tuple[str, dict] | None = None):
         G.load_state_dict(source.state_dict())
         cfg.res, cfg.arch = int(source.img_resolution), arch
     else:
-        arch, g_kwargs = cfg.arch, generator_kwargs(cfg)
+        arch, g_kwargs = cfg.arch, generator_kwargs(cfg, channels)
         G = build(arch, g_kwargs)
     d_kwargs = discriminator_kwargs(arch, cfg.res, int(G.img_channels), int(G.c_dim))
     if cfg.channel_base is not None:
@@ -293,11 +308,21 @@ def train(cfg: TrainConfig, log=None) -> int:
                                           and device.type == "cuda")
 
     requested_res = cfg.res
+    # -- data first for a fresh run: a grey data set gets one-channel networks ------------------
+    data, channels = None, 3
+    if resume_state is None and not cfg.from_model:
+        data = _load_data(cfg, out, rank, world, log)
+        if is_grey(data.images):
+            channels = 1
+            if rank == 0:
+                log("data: grey images: training a one-channel generator")
+
     # -- networks (same seed on every rank so they start identical) -----------------------------
     torch.manual_seed(cfg.seed)
     # A resumed run rebuilds exactly the networks in its checkpoint (the --from file may be gone).
     G, g_kwargs, arch, D = _build_networks(
-        cfg, None if resume_state is None else (resume_state["arch"], resume_state["G_kwargs"]))
+        cfg, None if resume_state is None else (resume_state["arch"], resume_state["G_kwargs"]),
+        channels)
     if rank == 0 and cfg.from_model and resume_state is None and G.img_resolution != requested_res:
         log(f"--from: training at the model's resolution {G.img_resolution}, "
             f"not --res {requested_res}")
@@ -307,17 +332,14 @@ def train(cfg: TrainConfig, log=None) -> int:
     G_ema.to(device)
     torch.manual_seed(cfg.seed * 1000 + rank + 1)
 
-    # -- data -----------------------------------------------------------------------------------
-    if rank == 0:
-        data = prepare(cfg.data, cfg.res, out / "cache", cfg.fit, log=log)
-        log(f"data: {len(data.images)} images at {cfg.res}x{cfg.res} "
-            f"({'cached' if data.from_cache else 'prepared'}: {data.cache_path.name})"
-            + (f", {len(data.skipped)} skipped" if data.skipped else ""))
-    if world > 1:
-        torch.distributed.barrier()   # rank 0 built the cache; the others now just map it
-        if rank != 0:
-            data = prepare(cfg.data, cfg.res, out / "cache", cfg.fit, log=lambda m: None)
-    sampler = BatchSampler(data.images, batch_gpu, cfg.mirror, cfg.seed * 1000 + rank, device)
+    # -- data (for --resume and --from: at the network's resolution) -----------------------------
+    if data is None:
+        data = _load_data(cfg, out, rank, world, log)
+    sampler = BatchSampler(data.images, batch_gpu, cfg.mirror, cfg.seed * 1000 + rank, device,
+                           channels=int(G.img_channels))
+    ada_kimg = (cfg.ada_kimg if cfg.ada_kimg is not None
+                else default_ada_kimg(cfg.kimg, len(data.images) * (2 if cfg.mirror else 1)))
+    aug = augment_mod.build_augment(cfg.aug, cfg.ada_target, ada_kimg).to(device)
 
     # Lazy regularisation: R1 runs every r1_interval steps, so Adam's lr and betas are
     # rescaled to keep the effective optimisation the same (StyleGAN2 appendix).
@@ -325,9 +347,12 @@ def train(cfg: TrainConfig, log=None) -> int:
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.0, 0.99), eps=1e-8)
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr * ratio, betas=(0.0, 0.99 ** ratio),
                              eps=1e-8)
-    ada_kimg = cfg.ada_kimg if cfg.ada_kimg is not None else default_ada_kimg(cfg.kimg)
-    aug = augment_mod.build_augment(cfg.aug, cfg.ada_target, ada_kimg).to(device)
     gamma = cfg.gamma if cfg.gamma is not None else default_gamma(cfg.res, cfg.batch)
+    # The variety floor: 0.9 of the typical difference between two real images (every rank
+    # computes the same number from the same draw).
+    floor_idx = torch.randperm(len(data.images), generator=torch.Generator().manual_seed(11))
+    variety_floor = VARIETY_FLOOR * real_pair_distance(
+        to_tensor(data.images[sorted(floor_idx[:256].tolist())], int(G.img_channels)))
     ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
 
     cur_nimg, batch_idx, tick = 0, 0, 0
@@ -371,9 +396,11 @@ def train(cfg: TrainConfig, log=None) -> int:
             write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         n_ref = min(cfg.swd_images, len(data.images))
         ref_idx = torch.randperm(len(data.images), generator=torch.Generator().manual_seed(7))
-        reals = torch.from_numpy(data.images[sorted(ref_idx[:n_ref].tolist())].copy())
-        reals = reals.permute(0, 3, 1, 2).float() / 127.5 - 1
-        plots.save_grid(out / "samples" / "reals.png", reals[: cfg.grid])
+        reals = to_tensor(data.images[sorted(ref_idx[:n_ref].tolist())], int(G.img_channels))
+        # Spread over the reference set: the cache is in file order, so its first images are
+        # often one folder (one class) only.
+        plots.save_grid(out / "samples" / "reals.png",
+                        reals[torch.linspace(0, n_ref - 1, min(cfg.grid, n_ref)).long()])
         if cfg.swd_every > 0:
             from liveGAN.train.diversity import Diversity
 
@@ -450,14 +477,21 @@ def train(cfg: TrainConfig, log=None) -> int:
                 exit_reason = "done" if done else "stopped"
                 break
 
-            # G step: make D call fakes real.
+            # G step: make D call fakes real, and keep fakes of different latents at least as
+            # different as the variety floor (a hinge that only acts on collapse).
             G.requires_grad_(True)
             z = torch.randn(batch_gpu, G.z_dim, device=device)
             with autocast():
-                fake_logits = D(aug(G_train(z)))
+                fakes = G_train(z)
+                fake_logits = D(aug(fakes))
                 loss_G = generator_loss(fake_logits.float())
+            total_G = loss_G
+            if cfg.variety > 0:
+                variety = variety_penalty(fakes, variety_floor)
+                add("variety", variety.item())
+                total_G = loss_G + cfg.variety * variety
             opt_G.zero_grad(set_to_none=True)
-            loss_G.backward()
+            total_G.backward()
             G.requires_grad_(False)
             _sanitise_grads(G)
             opt_G.step()
@@ -545,7 +579,7 @@ def train(cfg: TrainConfig, log=None) -> int:
                     progress.update(cur_nimg / 1000, rate, row, aug.p, force=True)
                     from liveGAN.train.diversity import collapse_warning
 
-                    warning = collapse_warning(row)
+                    warning = collapse_warning(row, cfg.aug)
                     if warning:
                         progress.message(warning)
                     if watch is not None:
@@ -601,6 +635,21 @@ def _read_history(path: Path, cur_nimg: int) -> list[dict]:
             rows.append(row)
     write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
+
+
+def _load_data(cfg: TrainConfig, out: Path, rank: int, world: int, log):
+    """The prepared data set at cfg.res: rank 0 builds the cache, the other ranks map it."""
+    data = None
+    if rank == 0:
+        data = prepare(cfg.data, cfg.res, out / "cache", cfg.fit, log=log)
+        log(f"data: {len(data.images)} images at {cfg.res}x{cfg.res} "
+            f"({'cached' if data.from_cache else 'prepared'}: {data.cache_path.name})"
+            + (f", {len(data.skipped)} skipped" if data.skipped else ""))
+    if world > 1:
+        torch.distributed.barrier()   # rank 0 built the cache; the others now just map it
+        if rank != 0:
+            data = prepare(cfg.data, cfg.res, out / "cache", cfg.fit, log=lambda m: None)
+    return data
 
 
 def _busy_cpu_note(device: torch.device) -> str | None:

@@ -35,3 +35,35 @@ def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor) -> torch.Te
 def default_gamma(res: int, batch: int) -> float:
     """R1 weight heuristic of StyleGAN2-ADA's 'auto' config: 0.0002 * res² / batch."""
     return 0.0002 * res * res / batch
+
+
+def pair_distance(images: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference per value between the first and second half of a batch, one
+    number per pair [N // 2]."""
+    half = images.shape[0] // 2
+    return (images[:half].float() - images[half: 2 * half].float()).abs().mean(dim=[1, 2, 3])
+
+
+def variety_penalty(fakes: torch.Tensor, floor: float) -> torch.Tensor:
+    """How far generated images of independent latents fall short, on average over the batch's
+    pairs, of differing by `floor`, relative to it: 0 while they differ enough, 1 when all are
+    identical.
+
+    A hinge on mode collapse rather than a push toward noise: `floor` is set a little below the
+    typical difference between two real images, so a generator as varied as its data hardly
+    feels it, and one whose latents converge on a few pictures (on sklearn's digits: to one
+    class, at half the data's spread) is pushed apart. In the spirit of mode-seeking GANs
+    (Mao et al. 2019), with a floor instead of an unbounded ratio.
+    """
+    if fakes.shape[0] < 2 or floor <= 0:
+        return fakes.new_zeros(())
+    return F.relu(floor - pair_distance(fakes).mean()) / floor
+
+
+def real_pair_distance(images: torch.Tensor, pairs: int = 256, seed: int = 0) -> float:
+    """The mean difference per value between two random real images (for the variety floor)."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randint(len(images), (pairs,), generator=g)
+    b = torch.randint(len(images), (pairs,), generator=g)
+    keep = a != b
+    return float(pair_distance(torch.cat([images[a[keep]], images[b[keep]]])).mean())

@@ -1,15 +1,20 @@
-"""Procedural images for liveGAN's default model: glowing, organic, colourful shapes on black.
+"""Procedural images for liveGAN's default model: bold, colourful, organic shapes.
 
 Place in the data flow: **procedural generator** -> folder of PNGs -> `livegan train` -> the
 default model in `patches/models/`. Usage:
 
-    python -m liveGAN.train.procedural OUT_DIR --count 2000 --res 128 --seed 0
+    python -m liveGAN.train.procedural OUT_DIR --count 3000 --res 128 --seed 0 [--style vivid]
 
-Every image mixes a few motifs of one family, so the set is varied but reads as one style a GAN
-can learn: domain-warped noise "nebulae", glowing rings, Lissajous glow curves and flow lines,
-all optionally folded by kaleidoscopic symmetry, coloured with cosine palettes and kept high
-contrast on black because that is what looks good on a projector. Deterministic from the seed
-(image i uses its own generator seeded by (seed, i), so any subset can be regenerated).
+Two styles, each mixing a few motifs of one family, so a set is varied but reads as one style a
+GAN can learn:
+- vivid (the default model's): a full-frame colour field (a domain-warped gradient through a
+  cosine palette) under one or two bold motifs (metaballs, marble bands, thick rings, petals,
+  sunbursts, Voronoi cells), blended by "screen", often folded by kaleidoscopic symmetry; bright
+  from edge to edge (mean brightness 0.25-0.65), no detail finer than a few pixels;
+- classic (the first default model's): domain-warped noise "nebulae", glowing rings, Lissajous
+  glow curves and flow lines on black.
+Deterministic from the seed (image i uses its own generator seeded by (seed, i), so any subset
+can be regenerated).
 """
 from __future__ import annotations
 
@@ -301,7 +306,8 @@ def image_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(index)])
 
 
-def generate(out_dir, count: int, res: int = 128, seed: int = 0, progress: bool = True) -> int:
+def generate(out_dir, count: int, res: int = 128, seed: int = 0, progress: bool = True,
+             style: str = "vivid") -> int:
     """Write `count` images `proc_00000.png`... into `out_dir`; returns how many were written."""
     from liveGAN.train.pngio import write_png
 
@@ -309,7 +315,7 @@ def generate(out_dir, count: int, res: int = 128, seed: int = 0, progress: bool 
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     for i in range(count):
-        write_png(out / f"proc_{i:05d}.png", make_image(res, image_rng(seed, i)))
+        write_png(out / f"proc_{i:05d}.png", make_image(res, image_rng(seed, i), style))
         if progress and (i + 1) % 50 == 0:
             rate = (i + 1) / (time.monotonic() - start)
             print(f"\r{i + 1}/{count} images, {rate:.1f}/s", end="", file=sys.stderr, flush=True)
@@ -326,11 +332,14 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=2000, help="number of images")
     parser.add_argument("--res", type=int, default=128, help="image width and height in pixels")
     parser.add_argument("--seed", type=int, default=0, help="seed of the whole set")
+    parser.add_argument("--style", choices=list(STYLES), default="vivid",
+                        help="vivid: bold colour fields (the default model); classic: glow on "
+                             "black (the first default model)")
     args = parser.parse_args(argv)
     if args.count < 1 or args.res < 8:
         print("error: --count must be >= 1 and --res >= 8", file=sys.stderr)
         return 1
-    generate(args.out_dir, args.count, args.res, args.seed)
+    generate(args.out_dir, args.count, args.res, args.seed, style=args.style)
     return 0
 
 
