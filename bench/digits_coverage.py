@@ -37,7 +37,7 @@ def write_digits(root: Path) -> None:
     from torch.nn import functional as F
 
     from liveGAN.train.judge import save_judge, train_classifier
-    from liveGAN.train.pngio import write_png
+    from liveGAN.files import write_png
 
     digits = load_digits()
     x = torch.from_numpy(digits.images).float()[:, None] / 16.0

@@ -26,7 +26,7 @@ from pathlib import Path
 
 def make_data(folder: Path, count: int, res: int) -> None:
     from liveGAN.train import procedural
-    from liveGAN.train.pngio import write_png
+    from liveGAN.files import write_png
 
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):

@@ -28,7 +28,7 @@ def bench_training(res: int, threads: int, ticks: int, channel_base: int, batch:
                    precision: str = "fp32") -> list:
     from liveGAN.train import procedural
     from liveGAN.train.loop import TrainConfig, train
-    from liveGAN.train.pngio import write_png
+    from liveGAN.files import write_png
 
     work = Path(tempfile.mkdtemp(prefix="livegan-train-bench-"))
     data = work / "data"

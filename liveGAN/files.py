@@ -42,3 +42,22 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write `text` (UTF-8) to `path` atomically."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def write_png(path: str | os.PathLike, image) -> Path:
+    """Write a uint8 image [H, W] (grey), [H, W, 3] (RGB) or [H, W, 4] (RGBA) to `path` as PNG
+    (Pillow), atomically: a viewer refreshing the file while training runs never reads half a
+    picture."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.ascontiguousarray(image)
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"PNG needs uint8 pixels, got {pixels.dtype}")
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (3, 4))):
+        raise ValueError(f"PNG needs [H, W], [H, W, 3] or [H, W, 4] pixels, got {pixels.shape}")
+    with atomic_path(path) as tmp:
+        Image.fromarray(pixels).save(tmp, format="PNG")
+    return Path(path)

@@ -10,7 +10,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from liveGAN.train.data import (BatchSampler, DataError, decode_image, fit_square,  # noqa: E402
                                 prepare)
-from liveGAN.train.pngio import write_png  # noqa: E402
+from liveGAN.files import write_png  # noqa: E402
 
 
 def _write_webp(path, rgb):

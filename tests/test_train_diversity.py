@@ -11,7 +11,7 @@ from liveGAN.train.diversity import Diversity, collapse_warning
 from liveGAN.train.judge import (ClassCoverage, JudgeError, load_judge, save_judge,
                                  train_classifier)
 from liveGAN.train.loop import default_ada_kimg
-from liveGAN.train.progress import ThroughputWatch, format_eta
+from liveGAN.train.progress import Progress, ThroughputWatch
 
 
 def _images(style: str, count: int, start: int = 0, res: int = 32) -> torch.Tensor:
@@ -79,11 +79,17 @@ def test_judge_counts_confident_classes_and_round_trips(tmp_path):
             load_judge(tmp_path / name)
 
 
-def test_eta_goes_past_a_day():
-    assert format_eta(59) == "0:00:59"
-    assert format_eta(3 * 3600 + 61) == "3:01:01"
-    assert format_eta(86400 + 2 * 3600 + 5) == "1d 02:00:05"   # time.gmtime would say 02:00:05
-    assert format_eta(float("inf")) == "--"
+def test_eta_goes_past_a_day(tmp_path):
+    # 990 kimg left at 10 images/s is 99 000 s: 27.5 hours, not the 3:30:00 a 24-hour clock
+    # (time.gmtime) would show.
+    with open(tmp_path / "log.txt", "w") as stream:
+        progress = Progress(True, 1000, stream=stream)
+        line = progress.line(10.0, 10.0, {"loss_G": 1.0, "loss_D": 0.5}, 0.1)
+        progress.update(10.0, 10.0, {"loss_G": 1.0, "loss_D": 0.5}, 0.1, force=True)
+        progress.close()
+    assert "<27:30:00" in line, line
+    assert "10.0 img/s" in line and "G 1.000 D 0.500" in line and "aug p 0.100" in line
+    assert (tmp_path / "log.txt").read_text().strip() == line   # a log file gets plain lines
 
 
 class _FakeClock:

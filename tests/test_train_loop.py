@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from liveGAN.train import procedural
-from liveGAN.train.pngio import write_png
+from liveGAN.files import write_png
 
 TINY = ["--res", "16", "--batch", "4", "--channel-base", "64", "--channel-max", "16",
         "--swd-images", "8", "--threads", "1", "--no-progress"]
@@ -57,6 +57,18 @@ def _wait_for_checkpoint(proc, run: Path, timeout=60) -> int:
         time.sleep(0.1)
     proc.kill()
     raise AssertionError("no checkpoint appeared")
+
+
+def _run_on_cpu(proc, seconds: float, timeout=60) -> None:
+    """Wait until `proc` has used `seconds` more CPU time (its own work, however busy the
+    machine is), so a signal sent next lands some training steps later."""
+    def cpu():
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    start, deadline = cpu(), time.monotonic() + timeout
+    while cpu() - start < seconds and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +186,7 @@ def test_stop_between_ticks_then_resume_continues_counters_and_rows(data_dir, tm
                             env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     first = _wait_for_checkpoint(proc, run)
-    time.sleep(0.3)                             # some steps into the second tick
+    _run_on_cpu(proc, 1.0)                      # past the tick's outputs, into its steps
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     stopped = _checkpoint_nimg(run)[-1]

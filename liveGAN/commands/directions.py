@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from liveGAN.commands.info import add_custom_arguments, custom_spec, report_error
+from liveGAN.files import write_png
 
 SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 
@@ -104,22 +105,6 @@ def contact_sheet(G, directions, seed: int = 0, psi: float = 0.7, sigmas=SIGMAS,
     return sheet
 
 
-def write_png(path: Path, pixels) -> str:
-    """Write the sheet with Pillow when it is installed, else with liveGAN's own PNG writer."""
-    try:
-        from PIL import Image
-    except ImportError:
-        from liveGAN.train.pngio import write_png as write
-
-        write(path, pixels)
-        return "liveGAN PNG writer (Pillow not installed)"
-    from liveGAN.files import atomic_path
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(pixels).save(tmp, format="PNG")
-    return "Pillow"
-
-
 def run(args: argparse.Namespace) -> int:
     """Compute, write, describe; 1 with one line on any failure."""
     try:
@@ -151,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_sheet:
             sheet_path = Path(args.sheet) if args.sheet else out.with_suffix(".png")
             pixels = contact_sheet(G, found, args.sheet_seed, args.psi, tile=args.tile)
-            how = write_png(sheet_path, pixels)
-            print(f"wrote {sheet_path} with {how}: row k is direction/k, columns "
+            write_png(sheet_path, pixels)
+            print(f"wrote {sheet_path}: row k is direction/k, columns "
                   f"{', '.join(f'{s:+g}' for s in SIGMAS)} sigma (the framed column is the "
                   f"latent itself: seed {args.sheet_seed}, psi {args.psi})")
         return 0

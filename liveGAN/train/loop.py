@@ -384,7 +384,10 @@ def train(cfg: TrainConfig, log=None) -> int:
         from liveGAN.train import metrics, plots
 
         (out / "samples").mkdir(exist_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+        write_text(out / "config.json", json.dumps(asdict(cfg), indent=1))
+        if not plots.curves_available():
+            log("curves: matplotlib is not installed, so RUN/curves.png is skipped "
+                "(pip install 'livegan[train]'); metrics.jsonl has every figure")
         history = _read_history(out / "metrics.jsonl", cur_nimg)
         saved_row = json.loads(resume_state.get("metrics_row") or "{}") if resume_state else {}
         # The checkpoint's row is missing from the file only when it is newer than the file's
@@ -445,7 +448,7 @@ def train(cfg: TrainConfig, log=None) -> int:
     tick_start_time = time.monotonic()
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
-    progress = Progress(cfg.progress and rank == 0, cfg.kimg)
+    progress = Progress(cfg.progress and rank == 0, cfg.kimg, start_kimg=cur_nimg / 1000)
     if history:
         progress.set_metrics(history[-1])
     watch = ThroughputWatch() if rank == 0 and device.type == "cpu" else None
@@ -727,7 +730,8 @@ def _tick_outputs(cfg, out, row, tick, G, D, G_ema, opt_G, opt_D, aug, sampler, 
               tick, arch, g_kwargs, history, device)
     with open(out / "metrics.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
-    plots.draw_curves(history, out / "curves.png")
+    if plots.curves_available():
+        plots.draw_curves(history, out / "curves.png")
 
 
 @torch.no_grad()

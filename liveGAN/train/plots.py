@@ -1,19 +1,18 @@
 """Pictures of a training run: sample grids and the loss/metric curves, as PNG.
 
 Place in the data flow: training loop (EMA samples, metrics history) -> **plots** ->
-RUN/samples/*.png and RUN/curves.png. No matplotlib: the curves are drawn with pygame.draw
-onto an off-screen Surface (no display needed), text with pygame's default font, and saved
-with liveGAN's own PNG writer.
+RUN/samples/*.png and RUN/curves.png. Grids are written with Pillow; the curves are drawn with
+matplotlib (Agg, no display) when it is installed (`pip install livegan[train]`), and skipped
+with one line saying so when it is not: training never depends on a plotting library.
 """
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
-from liveGAN.train.pngio import write_png
+from liveGAN.files import atomic_path, write_png
 
 
 def image_grid(images, columns: int | None = None) -> np.ndarray:
@@ -36,61 +35,61 @@ def save_grid(path, images, columns: int | None = None) -> Path:
     return write_png(path, image_grid(images, columns))
 
 
-# Panels of the curves figure: title, the metrics.jsonl keys drawn in it, and their colours.
+# Panels of the curves figure: title, and the metrics.jsonl keys drawn in it with their colours.
 PANELS = [
-    ("losses", [("loss_G", (255, 140, 60)), ("loss_D", (80, 170, 255)),
-                ("r1", (170, 170, 170))]),
-    ("augmentation p / r_t", [("aug_p", (120, 230, 120)), ("ada_rt", (230, 90, 200))]),
-    ("SWD x1e3 (lower is better)", [("swd", (255, 230, 80))]),
-    ("FID", [("fid", (255, 100, 100))]),
+    ("losses", [("loss_G", "#ff8c3c"), ("loss_D", "#50aaff"), ("r1", "#aaaaaa")]),
+    ("augmentation p / r_t", [("aug_p", "#78e678"), ("ada_rt", "#e65ac8")]),
+    ("SWD x1e3 (lower is better)", [("swd", "#ffe650")]),
+    ("variety (coverage, diversity)", [("coverage", "#64dcdc"), ("diversity", "#dc64dc")]),
+    ("FID", [("fid", "#ff6464")]),
 ]
 
 
+def curves_available() -> bool:
+    """Whether matplotlib is installed (the curves need it; nothing else does)."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+class PlotUnavailable(RuntimeError):
+    """matplotlib is not installed: curves are skipped (the message says how to get them)."""
+
+
 def draw_curves(history: list[dict], path, width: int = 900, panel_height: int = 200) -> Path:
-    """Draw the curves of `history` (metrics.jsonl rows) against kimg into a PNG at `path`."""
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame
+    """Draw the curves of `history` (metrics.jsonl rows) against kimg into a PNG at `path`,
+    one panel per group of metrics present. Raises PlotUnavailable without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise PlotUnavailable("curves.png needs matplotlib: pip install 'livegan[train]'") \
+            from err
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
 
     panels = [(t, keys) for t, keys in PANELS
-              if any(k in row for row in history for k, _ in keys)]
-    panels = panels or PANELS[:1]
-    height = panel_height * len(panels)
-    surface = pygame.Surface((width, height))
-    surface.fill((16, 16, 20))
-    pygame.font.init()
-    font = pygame.font.Font(None, 18)
-    kimg = [float(row.get("kimg", 0)) for row in history]
-    x_lo, x_hi = (min(kimg), max(kimg)) if kimg else (0.0, 1.0)
-    if x_hi <= x_lo:
-        x_hi = x_lo + 1
-    left, right, top, bottom = 60, 20, 24, 24
-    for p, (title, keys) in enumerate(panels):
-        y0 = p * panel_height
-        box = pygame.Rect(left, y0 + top, width - left - right, panel_height - top - bottom)
-        pygame.draw.rect(surface, (70, 70, 80), box, 1)
-        values = [float(row[k]) for row in history for k, _ in keys
-                  if k in row and math.isfinite(float(row[k]))]
-        lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
-        if hi - lo < 1e-9:
-            lo, hi = lo - 0.5, hi + 0.5
-        surface.blit(font.render(title, True, (220, 220, 220)), (left, y0 + 4))
-        surface.blit(font.render(f"{hi:.3g}", True, (160, 160, 160)), (4, box.top))
-        surface.blit(font.render(f"{lo:.3g}", True, (160, 160, 160)), (4, box.bottom - 12))
-        surface.blit(font.render(f"kimg {x_lo:.3g}", True, (160, 160, 160)),
-                     (left, box.bottom + 4))
-        label = font.render(f"{x_hi:.4g}", True, (160, 160, 160))
-        surface.blit(label, (box.right - label.get_width(), box.bottom + 4))
-        legend_x = left + 260
+              if any(k in row for row in history for k, _ in keys)] or PANELS[:1]
+    dpi = 100
+    fig = Figure(figsize=(width / dpi, panel_height * len(panels) / dpi), dpi=dpi,
+                 facecolor="#101014", layout="constrained")
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (title, keys) in zip(axes, panels):
+        ax.set_facecolor("#101014")
+        ax.set_title(title, color="#dddddd", fontsize=9, loc="left")
+        ax.tick_params(colors="#a0a0a0", labelsize=8)
+        for spine in ax.spines.values():
+            spine.set_color("#46464f")
         for key, colour in keys:
-            pts = [(box.left + (float(r["kimg"]) - x_lo) / (x_hi - x_lo) * box.width,
-                    box.bottom - (float(r[key]) - lo) / (hi - lo) * box.height)
-                   for r in history if key in r and math.isfinite(float(r[key]))]
-            if len(pts) >= 2:
-                pygame.draw.lines(surface, colour, False, pts, 2)
-            elif len(pts) == 1:
-                pygame.draw.circle(surface, colour, (int(pts[0][0]), int(pts[0][1])), 3)
-            text = font.render(key, True, colour)
-            surface.blit(text, (legend_x, y0 + 4))
-            legend_x += text.get_width() + 16
-    pixels = pygame.surfarray.array3d(surface).transpose(1, 0, 2)
-    return write_png(path, np.ascontiguousarray(pixels))
+            points = [(float(r["kimg"]), float(r[key])) for r in history
+                      if key in r and "kimg" in r and math.isfinite(float(r[key]))]
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, color=colour, linewidth=1.5, label=key,
+                        marker="o" if len(points) == 1 else None)
+        if ax.lines:
+            ax.legend(loc="upper right", fontsize=8, facecolor="#101014", edgecolor="#46464f",
+                      labelcolor="#dddddd")
+    axes[-1].set_xlabel("kimg", color="#a0a0a0", fontsize=8)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", facecolor=fig.get_facecolor())
+    return Path(path)

@@ -309,7 +309,7 @@ def image_rng(seed: int, index: int) -> np.random.Generator:
 def generate(out_dir, count: int, res: int = 128, seed: int = 0, progress: bool = True,
              style: str = "vivid") -> int:
     """Write `count` images `proc_00000.png`... into `out_dir`; returns how many were written."""
-    from liveGAN.train.pngio import write_png
+    from liveGAN.files import write_png
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

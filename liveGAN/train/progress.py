@@ -1,4 +1,4 @@
-"""What the user sees while training runs: one progress line, and a word when the CPU is
+"""What the user sees while training runs: a tqdm progress line, and a word when the CPU is
 oversubscribed.
 
 Place in the data flow: training loop (kimg, images/s, losses, aug p, the last metrics row)
@@ -12,28 +12,28 @@ import sys
 import time
 
 
-def format_eta(seconds: float) -> str:
-    """'H:MM:SS' below a day, 'Dd HH:MM:SS' from one day on; '--' when unknown."""
-    if not math.isfinite(seconds) or seconds < 0:
-        return "--"
-    total = int(round(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    return f"{days}d {clock}" if days else f"{hours}:{minutes:02d}:{secs:02d}"
-
-
 class Progress:
-    """One terminal line, redrawn at most twice a second (every 30 s into a log file): kimg,
-    images/s, ETA, losses, aug p and the latest variety figures."""
+    """tqdm's bar over kimg, with images/s, losses, aug p and the latest variety figures after
+    it. On a terminal it is redrawn in place (at most twice a second); into a log file it
+    writes one plain line every 30 s. tqdm's clock has no 24-hour wrap (a two-day ETA reads
+    48:00:00)."""
 
-    def __init__(self, enabled: bool, total_kimg: float, stream=None) -> None:
+    BAR = "kimg {n:.3f}/{total:g} |{bar:16}| {elapsed}<{remaining}{postfix}"
+
+    def __init__(self, enabled: bool, total_kimg: float, stream=None,
+                 start_kimg: float = 0.0) -> None:
+        from tqdm import tqdm
+
         self.enabled, self.total = enabled, total_kimg
         self.stream = stream or sys.stderr
-        self.last = 0.0
         self.tty = self.stream.isatty()
         self.variety = ""
+        self.last = 0.0
+        self.start = time.monotonic()
+        self.start_kimg = start_kimg
+        self.bar = tqdm(total=total_kimg, initial=start_kimg, file=self.stream,
+                        bar_format=self.BAR, mininterval=0.5, dynamic_ncols=True,
+                        disable=not (enabled and self.tty), leave=True)
 
     def set_metrics(self, row: dict) -> None:
         """Remember the latest coverage/diversity/judge figures for the line."""
@@ -45,31 +45,45 @@ class Progress:
                                                        if "num_classes" in row else ""))
         self.variety = " | ".join(parts)
 
-    def line(self, kimg: float, rate: float, losses: dict, p: float) -> str:
-        eta = (self.total - kimg) * 1000 / rate if rate > 0 else float("inf")
-        text = (f"kimg {kimg:8.3f}/{self.total:g} | {rate:6.1f} img/s | ETA {format_eta(eta)} | "
-                f"G {losses.get('loss_G', float('nan')):.3f} "
+    def postfix(self, rate: float, losses: dict, p: float) -> str:
+        text = (f"{rate:.1f} img/s | G {losses.get('loss_G', float('nan')):.3f} "
                 f"D {losses.get('loss_D', float('nan')):.3f} | aug p {p:.3f}")
         return text + (f" | {self.variety}" if self.variety else "")
 
+    def line(self, kimg: float, rate: float, losses: dict, p: float) -> str:
+        """The line as it reads in a log file (tqdm's own format, without a bar)."""
+        from tqdm import tqdm
+
+        elapsed = time.monotonic() - self.start
+        kimg_rate = rate / 1000 if rate > 0 else None
+        return tqdm.format_meter(kimg, self.total, elapsed, rate=kimg_rate,
+                                 bar_format=self.BAR.replace("|{bar:16}| ", ""),
+                                 postfix=self.postfix(rate, losses, p), initial=self.start_kimg)
+
     def update(self, kimg: float, rate: float, losses: dict, p: float, force=False) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            self.bar.set_postfix_str(self.postfix(rate, losses, p), refresh=False)
+            self.bar.update(kimg - self.bar.n)
+            if force:
+                self.bar.refresh()
+            return
         now = time.monotonic()
-        if not self.enabled or (not force and now - self.last < (0.5 if self.tty else 30)):
+        if not force and now - self.last < 30:
             return
         self.last = now
-        text = self.line(kimg, rate, losses, p)
-        # On a terminal the line is redrawn in place; in a log file each update is its own line.
-        print(("\r" + text + "   ") if self.tty else text, end="" if self.tty else "\n",
-              file=self.stream, flush=True)
+        print(self.line(kimg, rate, losses, p), file=self.stream, flush=True)
 
     def message(self, text: str) -> None:
         """A line of its own (a warning), without breaking the redrawn progress line."""
-        prefix = "\n" if self.enabled and self.tty else ""
-        print(prefix + text, file=self.stream, flush=True)
+        if self.enabled and self.tty:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            print(file=self.stream, flush=True)
+        self.bar.close()
 
 
 class ThroughputWatch:
