@@ -549,9 +549,9 @@ def _model(r: _Reader, data: dict, base: Path, path: Path) -> ModelSpec:
     if model.custom is not None:
         if ":" not in model.custom:
             r.problem("model.custom", _describe(model.custom), "'module:callable'")
+        # z_dim may come from z_shape or from a file `livegan convert` wrote; the loader
+        # says which is missing when none has it.
         model.z_dim = r.number(m, "z_dim", "model.z_dim", None, 1, 4096, integer=True)
-        if model.z_dim is None:
-            r.problem("model.z_dim", "nothing", "the z size of the custom generator")
         model.output_range = r.pair(m, "output_range", "model.output_range", (-1.0, 1.0),
                                     distinct=True)
         model.weights_key = r.string(m, "weights_key", "model.weights_key")

@@ -190,3 +190,30 @@ def test_convert_records_the_factory_and_loading_still_needs_it(facegen, tmp_pat
     z = torch.randn(3, 100)
     with torch.no_grad():
         assert torch.allclose(G(z), netG(z.view(3, 100, 1, 1)), atol=1e-6)
+
+
+def test_a_patch_beside_its_module_renders_with_no_pythonpath(facegen, tmp_path):
+    """The user's whole path: module + checkpoint + patch in one folder, `livegan render` from
+    another folder, no PYTHONPATH, no weights_key, no z_shape."""
+    import os
+    import subprocess
+
+    import av
+    import numpy as np
+
+    folder, netG, ckpt = facegen
+    patch = folder / "show.toml"
+    patch.write_text('[model]\npath = "dcgan.pt"\ncustom = "facegen_user:Generator"\n'
+                     'z_dim = 100\n\n[output]\nsize = [64, 64]\nfps = 10\n')
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = tmp_path / "face.mp4"
+    result = subprocess.run([sys.executable, "-m", "liveGAN.cli", "render", str(patch),
+                             "--out", str(out), "--frames", "4"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with av.open(str(out)) as video:
+        frames = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
+    assert len(frames) == 4 and frames[0].shape == (64, 64, 3)
+    # A picture, not a flat colour (this untrained net is low in contrast), and it moves.
+    assert float(np.std(frames[0])) > 1
+    assert float(np.abs(frames[0].astype(int) - frames[-1]).mean()) > 0.1
