@@ -76,7 +76,7 @@ def train(root: Path, name: str, kimg: float, extra: list[str]) -> int:
 
 def report(root: Path) -> None:
     """Markdown table per run: kimg, classes, confident, top class, coverage, diversity, p."""
-    for run in sorted(root.glob("run-*")):
+    for run in sorted(r for r in root.glob("run-*") if (r / "metrics.jsonl").is_file()):
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         print(f"\n{run.name}\n\n| kimg | classes | confident | top class | coverage | "
               f"density | diversity | SWD | ADA p | img/s |\n" + "|---:" * 10 + "|")

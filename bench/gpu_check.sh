@@ -76,6 +76,10 @@ echo "== checks and timings"
 timeout 330 "$PY" bench/gpu_check.py "$@"
 echo "exit status $?"
 
+echo "== latent edits inside a replayed CUDA graph (bends, blends, W+ edits)"
+timeout 60 "$PY" bench/latent_gpu_check.py
+echo "exit status $?"
+
 if [ "${1:-}" != "--device" ]; then
     echo "== training: stylegan2 256x256, batch 32, bf16 autocast (images/s per tick)"
     TRAIN=$(mktemp -d)

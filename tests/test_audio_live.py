@@ -154,8 +154,12 @@ def test_a_drum_loop_is_heard_live_onsets_tempo_moves_and_the_recording(
 
     heard = analyse_samples(sound, rate, fps=30)
     assert abs(heard.bpm - BPM) <= 1.0, heard.bpm
-    lead = heard.onsets[0] - loop.onsets[0]
-    assert f_measure(heard.onsets - lead, loop.onsets, tolerance=0.06) >= 0.95
+    # The lead (the loop's start in the recording) from whichever of the first heard onsets
+    # lines the rest up best: a sync correction early in a loaded run (tens of ms) or a click
+    # where the recording starts must not decide it alone.
+    score = max(f_measure(heard.onsets - (first - loop.onsets[0]), loop.onsets, tolerance=0.06)
+                for first in heard.onsets[:3])
+    assert score >= 0.95, (score, heard.onsets[:6])
 
     # The performance log beside the recording holds what the input posted: a replay plays
     # the same values, seeds and tempo (the clock following the audio beat) at every frame.

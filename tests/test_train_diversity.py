@@ -159,3 +159,23 @@ def test_variety_floor_acts_only_on_converging_samples():
     with torch.no_grad():
         moved = same - 0.5 * same.grad / same.grad.abs().max()
     assert (pair_distance(moved) > pair_distance(same.detach()) + 0.05).all()   # ... separates
+
+
+def test_grain_from_noise_inputs_is_not_variety():
+    """A generator that ignores z but speckles each sample differently (its noise inputs) is
+    collapsed: the floor and the diversity figure compare layouts, not grain."""
+    from torch.nn import functional as F
+
+    from liveGAN.train.diversity import _pixel_spread
+    from liveGAN.train.loss import real_pair_distance, variety_penalty
+
+    torch.manual_seed(1)
+    # Real pictures differ in layout: random 8x8 patterns enlarged to 32x32.
+    reals = F.interpolate(torch.rand(64, 1, 8, 8) * 2 - 1, size=32, mode="nearest")
+    floor = 0.9 * real_pair_distance(reals)
+    one = F.interpolate(torch.rand(1, 1, 8, 8) * 2 - 1, size=32, mode="nearest")
+    grainy = (one + 0.4 * torch.randn(16, 1, 32, 32)).clamp(-1, 1)
+    per_pixel = (grainy[:8] - grainy[8:]).abs().mean()
+    assert per_pixel > 0.6 * floor                 # per pixel they look varied ...
+    assert variety_penalty(grainy, floor) > 0.6    # ... but the floor sees one picture
+    assert _pixel_spread(grainy) < 0.3 * _pixel_spread(reals)
