@@ -41,12 +41,16 @@ STRUCTURE_SIZE = 8   # images are compared as 8x8 averages: their layout, not th
 
 
 def structure(images: torch.Tensor) -> torch.Tensor:
-    """Images reduced to at most STRUCTURE_SIZE² by averaging: per-pixel noise and texture
-    average out, what a viewer calls a different picture (shape, layout, tone) stays."""
+    """Images reduced to at most STRUCTURE_SIZE² by averaging and standardised per image (zero
+    mean, unit spread): per-pixel noise and texture average out, and brightness or contrast
+    alone do not make two pictures different; what a viewer calls a different picture (shape,
+    layout) stays."""
     x = images.float()
     if x.shape[-1] > STRUCTURE_SIZE or x.shape[-2] > STRUCTURE_SIZE:
         x = F.adaptive_avg_pool2d(x, STRUCTURE_SIZE)
-    return x
+    flat = x.flatten(1)
+    flat = (flat - flat.mean(dim=1, keepdim=True)) / (flat.std(dim=1, keepdim=True) + 0.05)
+    return flat.view_as(x)
 
 
 def pair_distance(images: torch.Tensor) -> torch.Tensor:
@@ -62,10 +66,10 @@ def variety_penalty(fakes: torch.Tensor, floor: float) -> torch.Tensor:
     pairs, of differing by `floor`, relative to it: 0 while they differ enough, 1 when all are
     identical.
 
-    Compared as 8x8 structures: a generator that ignores its latent still varies its grain
-    through the per-pixel noise inputs, which must not count as variety (on sklearn's digits it
-    did: 16 latents drew the same "8" with different speckle while the pixel-level distance
-    stayed at 0.6 of the data's).
+    Compared as standardised 8x8 structures: a generator that ignores its latent still varies
+    its grain (through the per-pixel noise inputs) and its brightness, which must not count as
+    variety (on sklearn's digits they did: 16 latents drew the same "8", brighter or dimmer,
+    with different speckle, while the pixel-level distance stayed at 0.6-0.9 of the data's).
     A hinge on mode collapse rather than a push toward noise: `floor` is set a little below the
     typical difference between two real images, so a generator as varied as its data hardly
     feels it, and one whose latents converge on a few pictures (on sklearn's digits: to one
