@@ -140,6 +140,8 @@ def bench_mapping(frames: int) -> list[str]:
     warp = ((0.05, 0.02), (0.97, 0.0), (0.0, 0.95), (1.0, 1.0))
     setups = {"plain (the quick path)": (False, UNIT_CORNERS, (0.0,) * 4),
               "mapped, nothing moved": (True, UNIT_CORNERS, (0.0,) * 4),
+              "keystone only": (True, warp, (0.0,) * 4),
+              "2 soft edges only": (True, UNIT_CORNERS, (0.2, 0.2, 0.0, 0.0)),
               "keystone + 2 soft edges": (True, warp, (0.2, 0.2, 0.0, 0.0))}
     samples = {name: [] for name in setups}
     window.present(texture)

@@ -360,3 +360,23 @@ def test_osc_and_calibration_keys_move_a_corner_in_a_running_show(tmp_path, show
     saved = load_patch(path).values
     assert saved["out0/corner_tl_x"] == pytest.approx(0.25 + 10 / width, abs=1e-5)
     assert saved["out0/corner_tr_y"] > 0
+
+
+@pytest.mark.parametrize("gamma", [1.0, 2.2, 3.0])
+def test_the_edge_mesh_follows_the_curve_between_its_vertices(gamma):
+    """Soft edges are drawn as a mesh whose factors the rasteriser interpolates: linear between
+    break points, that must stay within half a grey level of Bourke's curve everywhere."""
+    from liveGAN.render.mapping import blend_mesh
+
+    vertices, indices = blend_mesh((0.25, 0.4, 0.0, 0.1), (gamma, gamma, 2.2, gamma))
+    assert indices.max() < len(vertices) and len(indices) % 3 == 0
+    for axis, (near, far), (g_near, g_far) in [(0, (0.25, 0.4), (gamma, gamma)),
+                                               (1, (0.0, 0.1), (2.2, gamma))]:
+        points = np.unique(vertices[:, axis])
+        factors = [vertices[vertices[:, axis] == p][0, 2 + axis] for p in points]
+        u = np.linspace(0, 1, 20001)
+        expected = np.ones_like(u)
+        if near:
+            expected *= bourke(u / near, g_near)
+        expected *= bourke((1 - u) / far, g_far)
+        assert np.abs(np.interp(u, points, factors) - expected).max() < 0.5 / 255

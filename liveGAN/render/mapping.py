@@ -8,7 +8,9 @@ the frame directly, so an output costs one textured pass whether it is mapped or
 Two ways to draw. Playing, the output image's quad is drawn with its corners where the keystone
 puts them and homogeneous positions, so the rasteriser itself interpolates the image
 coordinates with perspective (as it does for any 3D surface): per pixel only the texture read
-and, when on, the soft edges and the mask. Calibrating, a pass over the whole output undoes the
+and, when on, the mask. Soft edges make the quad a mesh with vertices across each ramp that
+carry the blend factors, so they cost the rasteriser one multiply per pixel, not two texture
+reads (on llvmpipe that took a soft-edged output from about +3 ms to about the plain draw). Calibrating, a pass over the whole output undoes the
 keystone per pixel, so the grid and the corner handles can be drawn past the picture's edges.
 
 Coordinates, as a person calibrating sees them: an output's place on its display runs from
@@ -38,7 +40,6 @@ HANDLE_RADIUS_PX = 10   # calibration corner handles
 
 # The playing path: the image quad itself, drawn with perspective-correct interpolation.
 PLAY_VERTEX = """
-#version 330
 in vec2 in_corner;          // a corner of the output image (0..1, y down)
 uniform mat3 to_output;     // the keystone: output image coords -> output coords (y down)
 uniform vec4 picture;       // the frame's region inside the output image (letterbox): x, y, w, h
@@ -47,7 +48,14 @@ uniform bool rows_top_first;
 out vec2 s;                 // where in the output image
 out vec2 t;                 // where in the picture (outside 0..1: a letterbox bar)
 out vec2 f;                 // where in the frame's texture
+#ifdef BLEND
+in vec2 in_ramp;            // the soft edges' factors across and down, at this vertex
+out vec2 ramp;
+#endif
 void main() {
+#ifdef BLEND
+    ramp = in_ramp;
+#endif
     vec3 h = to_output * vec3(in_corner, 1.0);
     // output coords (y down) to GL clip space (y up), kept homogeneous (w = h.z): the
     // rasteriser then interpolates `s` with the keystone's perspective
@@ -61,7 +69,6 @@ void main() {
 
 # The calibration path: every pixel of the output, the keystone undone per pixel.
 CALIBRATE_VERTEX = """
-#version 330
 in vec2 in_corner;
 void main() { gl_Position = vec4(in_corner.x * 2.0 - 1.0, 1.0 - in_corner.y * 2.0, 0.0, 1.0); }
 """
@@ -87,6 +94,9 @@ uniform float handle_px;
 in vec2 s;
 in vec2 t;
 in vec2 f;
+#ifdef BLEND
+in vec2 ramp;
+#endif
 #endif
 out vec4 colour;
 
@@ -108,7 +118,11 @@ void main() {
     float inside = on_image * step(0.0, min(t.x, t.y)) * step(max(t.x, t.y), 1.0);
     vec3 c = texture(image, f).rgb * inside;
 #ifdef BLEND
+#ifdef CALIBRATE
     c *= texture(ramps, vec2(s.x, 0.25)).r * texture(ramps, vec2(s.y, 0.75)).r;
+#else
+    c *= ramp.x * ramp.y;   // interpolated from the edge mesh's vertices: no texture read
+#endif
 #endif
 #ifdef CALIBRATE
     vec2 cells = s * grid_cells;
@@ -150,6 +164,42 @@ def blend_ramps(widths, gammas) -> np.ndarray:
             if widths[edge] > 0:
                 rows[axis] *= blend_curve(distance / widths[edge], max(gammas[edge], 0.05))
     return rows.astype("f4")
+
+
+RAMP_STEPS = 32   # soft edges drawn as a mesh: vertices across each edge's ramp
+RAMP_SPACING = 2.0  # ... closer together at the outer end, where the curve bends most
+
+
+def _axis_ramp(width_near: float, width_far: float, gamma_near: float, gamma_far: float):
+    """Break points along one axis of the output image (0..1) and the soft edges' factor at
+    each: the ends, and RAMP_STEPS points across each edge's ramp."""
+    steps = (np.arange(RAMP_STEPS + 1) / RAMP_STEPS) ** RAMP_SPACING
+    points = [np.array([0.0, 1.0])]
+    if width_near > 0:
+        points.append(np.minimum(steps * width_near, 1.0))
+    if width_far > 0:
+        points.append(np.maximum(1.0 - steps * width_far, 0.0))
+    u = np.unique(np.concatenate(points))
+    factor = np.ones_like(u)
+    for width, gamma, distance in ((width_near, gamma_near, u), (width_far, gamma_far, 1.0 - u)):
+        if width > 0:
+            factor *= blend_curve(distance / width, max(gamma, 0.05))
+    return u, factor
+
+
+def blend_mesh(widths, gammas) -> tuple[np.ndarray, np.ndarray]:
+    """The output image as a grid of vertices (x, y, factor across, factor down) with triangle
+    indices, its columns and rows at the soft edges' break points: each factor is then linear
+    inside every cell, so the rasteriser's interpolation gives the blend curve (piecewise
+    linear, within 0.5/255 for gamma up to 3) with no work per pixel but one multiply."""
+    xs, fx = _axis_ramp(widths[0], widths[1], gammas[0], gammas[1])
+    ys, fy = _axis_ramp(widths[2], widths[3], gammas[2], gammas[3])
+    gx, gy = np.meshgrid(np.arange(len(xs)), np.arange(len(ys)))
+    vertices = np.stack([xs[gx], ys[gy], fx[gx], fy[gy]], axis=-1).reshape(-1, 4)
+    n = len(xs)
+    cell = (gy[:-1, :-1] * n + gx[:-1, :-1]).reshape(-1)
+    indices = np.stack([cell, cell + 1, cell + n, cell + 1, cell + n + 1, cell + n], axis=1)
+    return vertices.astype("f4"), indices.reshape(-1).astype("i4")
 
 
 def homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -229,6 +279,7 @@ class MappedDraw:
         self._sampler = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR),
                                     repeat_x=False, repeat_y=False)
         self._ramps: dict[int, tuple[tuple, moderngl.Texture]] = {}   # per mapping
+        self._meshes: dict[int, tuple] = {}   # per mapping: (key, vbo, ibo, vao) of its edges
 
     def _ramp_texture(self, mapping: Mapping) -> moderngl.Texture:
         """The mapping's soft edges as a texture, remade only when they change."""
@@ -244,19 +295,38 @@ class MappedDraw:
         self._ramps[id(mapping)] = (key, texture)
         return texture
 
+    def _mesh(self, mapping: Mapping, program) -> moderngl.VertexArray:
+        """The mapping's soft edges as a mesh (`blend_mesh`), remade only when they change."""
+        key = (tuple(mapping.blend), tuple(mapping.gamma), id(program))
+        known = self._meshes.get(id(mapping))
+        if known is not None and known[0] == key:
+            return known[3]
+        if known is not None:
+            for item in known[1:]:
+                item.release()
+        vertices, indices = blend_mesh(mapping.blend, mapping.gamma)
+        vbo, ibo = self.ctx.buffer(vertices.tobytes()), self.ctx.buffer(indices.tobytes())
+        vao = self.ctx.vertex_array(program, [(vbo, "2f 2f", "in_corner", "in_ramp")],
+                                    index_buffer=ibo, index_element_size=4)
+        self._meshes[id(mapping)] = (key, vbo, ibo, vao)
+        return vao
+
     def _variant(self, blend: bool, mask: bool, calibrate: bool):
         key = (blend, mask, calibrate)
         if key not in self._variants:
             defines = "".join(f"#define {name}\n" for name, on in
                               (("BLEND", blend), ("MASK", mask), ("CALIBRATE", calibrate)) if on)
             program = self.ctx.program(
-                vertex_shader=CALIBRATE_VERTEX if calibrate else PLAY_VERTEX,
+                vertex_shader="#version 330\n" + defines
+                + (CALIBRATE_VERTEX if calibrate else PLAY_VERTEX),
                 fragment_shader="#version 330\n" + defines + FRAGMENT_SHADER)
             for name, value in (("image", 0), ("mask", 1), ("ramps", 2),
                                 ("grid_cells", GRID_CELLS), ("handle_px", HANDLE_RADIUS_PX)):
                 if name in program:
                     program[name].value = value
-            quad = self.ctx.vertex_array(program, [(self._corners, "2f", "in_corner")])
+            # Playing with soft edges draws the edge mesh instead of the plain quad.
+            quad = None if blend and not calibrate else self.ctx.vertex_array(
+                program, [(self._corners, "2f", "in_corner")])
             self._variants[key] = (program, quad)
         return self._variants[key]
 
@@ -274,7 +344,7 @@ class MappedDraw:
         program["picture"].value = picture
         program["region"].value = tuple(mapping.region)
         program["rows_top_first"].value = rows_top_first
-        if blend:
+        if blend and mapping.calibrate:
             self._ramp_texture(mapping).use(2)
         if mapping.calibrate:
             program["to_image"].write(to_image)
@@ -286,12 +356,20 @@ class MappedDraw:
         self._sampler.use(0)
         if mask is not None:
             mask.use(1)
-        quad.render(moderngl.TRIANGLE_STRIP)
+        if quad is None:
+            self._mesh(mapping, program).render(moderngl.TRIANGLES)
+        else:
+            quad.render(moderngl.TRIANGLE_STRIP)
         self._sampler.clear(0)
 
     def release(self) -> None:
+        for _, *items in self._meshes.values():
+            for item in reversed(items):
+                item.release()
+        self._meshes.clear()
         for program, quad in self._variants.values():
-            quad.release()
+            if quad is not None:
+                quad.release()
             program.release()
         self._variants.clear()
         for _, texture in self._ramps.values():
