@@ -203,3 +203,34 @@ def test_the_displays_are_listed_with_names_and_places(two_displays):
                          capture_output=True, text=True, timeout=60)
     assert run.stdout.strip().splitlines()[-1] == \
         "[(0, 0, 640, 480, 'DUMMY0'), (640, 0, 640, 480, 'DUMMY1')]", run.stderr
+
+
+def test_run_display_takes_a_name(two_displays, tmp_path):
+    """`livegan run --display dummy1 --fullscreen`: the window goes to the display of that name
+    (any case), the other display stays empty."""
+    (tmp_path / "shaders").mkdir()
+    (tmp_path / "shaders" / "pattern.glsl").write_text(PATTERN)
+    port = free_port()
+    patch = tmp_path / "one.toml"
+    patch.write_text(f'[model]\npreset = "sg2-tiny"\n[output]\nsize = [64, 48]\nfps = 30\n'
+                     f'fit = "stretch"\n[osc]\nport = {port}\n[[shaders]]\neffect = "pattern"\n')
+    show = subprocess.Popen([sys.executable, "-m", "liveGAN.cli", "run", str(patch),
+                             "--display", "dummy1", "--fullscreen"], env=two_displays.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    width, height = two_displays.size
+    shots = []
+
+    def showing() -> bool:
+        shot = two_displays.screenshot().astype(float)
+        shots.append(shot)
+        # the pattern's middle: red 128, green 128, blue 128, on the right display
+        return shot.shape[:2] == (height, 2 * width) and \
+            np.abs(shot[height // 2, width + width // 2] - 128).max() <= 6
+    try:
+        assert wait_for(showing, timeout=90, interval=0.5), "the window never showed"
+        shot = shots[-1]
+    finally:
+        quit_show(port)
+        output, _ = show.communicate(timeout=60)
+    assert show.returncode == 0, output
+    assert shot[:, :width].max() <= 2, "display 0 shows something"

@@ -8,6 +8,14 @@ from pathlib import Path
 from liveGAN.commands.common import add_patch_argument, display_available, parse_size, resolve_patch
 
 
+
+def display_arg(text: str) -> int | str:
+    """`--display 1` or `--display HDMI-1`: an index when it is a whole number, else a name."""
+    text = text.strip()
+    if not text:
+        raise argparse.ArgumentTypeError("a display index or name, not nothing")
+    return int(text) if text.isdigit() else text
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_patch_argument(parser)
     parser.add_argument("--headless", action="store_true",
@@ -19,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", type=Path, help="record the output to FILE (.mp4 or .mkv)")
     parser.add_argument("--osc-port", type=int, help="OSC port (patch: osc.port; 0: any free)")
     parser.add_argument("--no-osc", action="store_true", help="do not listen for OSC")
-    parser.add_argument("--display", type=int, help="open the window on display N")
+    parser.add_argument("--display", type=display_arg, metavar="N|NAME",
+                        help="open the window on display N, or the one of that name "
+                             "(`livegan devices` lists them)")
     parser.add_argument("--fullscreen", action="store_true", default=None,
                         help="fullscreen on the chosen display (a projector)")
     parser.add_argument("--seed", type=int, help="seed of the latent walk")

@@ -25,7 +25,7 @@ class RunOptions:
     record: Path | None = None
     osc_port: int | None = None
     no_osc: bool = False
-    display: int | None = None
+    display: int | str | None = None   # an index or a name (`livegan devices`)
     fullscreen: bool | None = None
     seed: int | None = None
     device: str | None = None
