@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from audio_signals import ClickPlayer  # noqa: E402
 from common import percentiles, write_patch  # noqa: E402
 
 RATE = 48000
@@ -116,45 +117,6 @@ class Timeline:
                      > moment), None)
 
 
-class Player:
-    """Plays a 2 ms click into the default output (the null sink); `play()` returns the DAC
-    time of the click's first sample."""
-
-    def __init__(self, sd) -> None:
-        self.click = np.zeros((RATE // 50, 2), np.float32)
-        self.click[:96] = 0.8
-        self._wanted = threading.Event()
-        self._position = None
-        self.sent: list[float] = []
-        # High latency: the player must not underrun; its DAC times say when clicks leave.
-        self.stream = sd.OutputStream(samplerate=RATE, channels=2, dtype="float32",
-                                      latency="high", callback=self._callback)
-
-    def _callback(self, outdata, frames, time_info, status) -> None:
-        from liveGAN.pcm import PcmRing
-
-        outdata[:] = 0
-        if self._position is None and self._wanted.is_set():
-            self._wanted.clear()
-            self._position = 0
-            self.sent.append(PcmRing.capture_time(time.perf_counter(), self.stream.time,
-                                                  time_info.outputBufferDacTime))
-        if self._position is not None:
-            part = self.click[self._position:self._position + frames]
-            outdata[:len(part)] = part
-            self._position += len(part)
-            if self._position >= len(self.click):
-                self._position = None
-
-    def play(self) -> float:
-        count = len(self.sent)
-        self._wanted.set()
-        deadline = time.monotonic() + 5
-        while len(self.sent) == count and time.monotonic() < deadline:
-            time.sleep(0.0005)
-        return self.sent[-1]
-
-
 def measure(window: bool, clicks: int) -> dict[str, list[float]]:
     import sounddevice as sd
 
@@ -173,7 +135,8 @@ def measure(window: bool, clicks: int) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {k: [] for k in (
         "dac -> shown", "captured -> shown", "captured -> arrived", "arrived -> posted",
         "posted -> shown", "arrived -> shown")}
-    player = Player(sd)
+    # a 2 ms click; high latency: the player must not underrun
+    player = ClickPlayer(sd, RATE, pulse=96, level=0.8, length=RATE // 50, latency="high")
     misses: list[str] = []
     try:
         while getattr(show, "clock", None) is None or show.source("AudioSource") is None \

@@ -202,3 +202,55 @@ def write_audio(path, samples: np.ndarray, sample_rate: int, codec: str,
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
+
+
+class ClickPlayer:
+    """Plays clicks into the default output (the null sink in tests and benchmarks) and says,
+    in perf_counter time, when each click's first sample leaves for the sink (PortAudio's DAC
+    time): `play()` returns it. A click is `pulse` samples at `level`, then silence up to
+    `length` samples; `latency` is PortAudio's ("high": the player must never underrun)."""
+
+    def __init__(self, sd, rate: int, pulse: int, level: float, length: int,
+                 latency=None) -> None:
+        import threading
+
+        self.click = np.zeros((length, 2), np.float32)
+        self.click[:pulse] = level
+        self._wanted = threading.Event()
+        self._position = None
+        self.sent: list[float] = []
+        options = {} if latency is None else {"latency": latency}
+        self.stream = sd.OutputStream(samplerate=rate, channels=2, dtype="float32",
+                                      callback=self._callback, **options)
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        import time
+
+        from liveGAN.pcm import PcmRing
+
+        outdata[:] = 0
+        if self._position is None and self._wanted.is_set():
+            self._wanted.clear()
+            self._position = 0
+            self.sent.append(PcmRing.capture_time(time.perf_counter(), self.stream.time,
+                                                  time_info.outputBufferDacTime))
+        if self._position is not None:
+            part = self.click[self._position:self._position + frames]
+            outdata[:len(part)] = part
+            self._position += len(part)
+            if self._position >= len(self.click):
+                self._position = None
+
+    def play(self, timeout: float = 5.0) -> float:
+        """Play one click; its DAC time once the audio callback has scheduled it (raises
+        TimeoutError when the callback never runs)."""
+        import time
+
+        count = len(self.sent)
+        self._wanted.set()
+        deadline = time.monotonic() + timeout
+        while len(self.sent) == count:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the audio output never asked for the click")
+            time.sleep(0.0005)
+        return self.sent[-1]

@@ -17,6 +17,7 @@ import av
 import numpy as np
 import pytest
 
+from audio_signals import ClickPlayer
 from conftest import wait_for
 from liveGAN.pcm import PcmRing
 from liveGAN.sinks.record_audio import TOLERANCE_S, AudioTrack
@@ -150,42 +151,6 @@ audio = true
 """
 
 
-class Player:
-    """Plays clicks into the default output (the null sink) and says, in perf_counter time,
-    when each click's first sample leaves for the sink (PortAudio's DAC time)."""
-
-    def __init__(self, sd) -> None:
-        self.click = np.zeros((RATE // 100, 2), np.float32)
-        self.click[:48] = 0.9                  # 1 ms pulse, then silence
-        self._wanted = threading.Event()
-        self.sent: list[float] = []
-        self._position = None
-        self.stream = sd.OutputStream(samplerate=RATE, channels=2, dtype="float32",
-                                      callback=self._callback)
-
-    def _callback(self, outdata, frames, time_info, status) -> None:
-        outdata[:] = 0
-        if self._position is None and self._wanted.is_set():
-            self._wanted.clear()
-            self._position = 0
-            dac = PcmRing.capture_time(time.perf_counter(), self.stream.time,
-                                       time_info.outputBufferDacTime)
-            self.sent.append(dac)
-        if self._position is not None:
-            part = self.click[self._position:self._position + frames]
-            outdata[:len(part)] = part
-            self._position += len(part)
-            if self._position >= len(self.click):
-                self._position = None
-
-    def play(self) -> float:
-        """Play one click; its DAC time once the audio callback has scheduled it."""
-        count = len(self.sent)
-        self._wanted.set()
-        assert wait_for(lambda: len(self.sent) > count, 5, 0.001)
-        return self.sent[-1]
-
-
 def decode_sound(path) -> tuple[np.ndarray, float]:
     """The file's sound as one mono array and the time (s) of its first sample."""
     with av.open(str(path)) as container:
@@ -228,7 +193,7 @@ def test_a_click_and_a_flash_stay_within_a_frame_in_the_recording(tmp_path):
 
     listening = sd.InputStream(samplerate=RATE, channels=2, dtype="float32",
                                callback=microphone)
-    player = Player(sd)
+    player = ClickPlayer(sd, RATE, pulse=48, level=0.9, length=RATE // 100)   # 1 ms pulse
     show.link.share_audio(ring)
     thread = threading.Thread(target=show.run)
     events = []      # (click DAC time in show seconds, show time of the first bright frame)
