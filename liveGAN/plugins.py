@@ -41,6 +41,7 @@ input publishing `audio/level` posts `/audio/level 0.3`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -103,6 +104,20 @@ def create(group: str, kind: str, options: dict[str, Any]) -> Any:
     except Exception as err:
         what = "input" if group == SOURCE_GROUP else "output"
         raise PluginError(f"{what} {kind!r}: {err}") from None
+
+
+def number_option(who: str, options: dict, key: str, default, lo: float, hi: float,
+                  integer: bool = False):
+    """`options[key]` (or `default`) checked for a plugin's constructor: a finite number, whole
+    when `integer`, within lo..hi; raises ValueError naming the plugin, the key and the value.
+    Returns an int when `integer`, else a float."""
+    value = options.get(key, default)
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) \
+            or not lo <= value <= hi:
+        what = "a whole number" if integer else "a number"
+        raise ValueError(f"{who}: {key} must be {what} {lo:g}..{hi:g}, not {value!r}")
+    return int(value) if integer else float(value)
 
 
 def installed(group: str) -> list[PluginInfo]:

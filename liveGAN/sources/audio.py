@@ -49,6 +49,7 @@ from liveGAN.audio.features import AudioAnalyzer, FeatureConfig, feature_range
 from liveGAN.log import RateLimitedLog, quiet_stderr
 from liveGAN.params import Param
 from liveGAN.pcm import PcmRing
+from liveGAN.plugins import number_option
 
 RING_S = 10.0        # seconds of sound kept for the analysis and the recorder
 WAKE_S = 0.1         # the analysis thread looks at its stream at least this often
@@ -143,18 +144,11 @@ class _Options:
 
 
 def _integer(options: dict, key: str, default: int, lo: int, hi: int) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"audio: {key} must be a whole number {lo}..{hi}, not {value!r}")
-    return value
+    return number_option("audio", options, key, default, lo, hi, integer=True)
 
 
 def _number(options: dict, key: str, default: float, lo: float, hi: float) -> float:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or not lo <= value <= hi:
-        raise ValueError(f"audio: {key} must be a number {lo:g}..{hi:g}, not {value!r}")
-    return float(value)
+    return number_option("audio", options, key, default, lo, hi)
 
 
 def _pair(value: Any, key: str) -> tuple[float, float]:

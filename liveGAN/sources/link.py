@@ -21,6 +21,7 @@ import time
 from typing import Callable
 
 from liveGAN.params import OSC_PREFIX, Param
+from liveGAN.plugins import number_option
 
 
 class LinkSource:
@@ -38,11 +39,9 @@ class LinkSource:
         if options:
             raise ValueError(f"link: unknown option(s) {', '.join(sorted(options))} "
                              "(known: quantum, bpm, rate)")
-        for name, value, lo, hi in (("quantum", self.quantum, 1, 64), ("bpm", self.bpm, 20, 999),
-                                    ("rate", self.rate, 1, 1000)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not lo <= value <= hi:
-                raise ValueError(f"link: {name} must be a number {lo}..{hi}, not {value!r}")
+        checked = {"quantum": self.quantum, "bpm": self.bpm, "rate": self.rate}
+        for name, lo, hi in (("quantum", 1, 64), ("bpm", 20, 999), ("rate", 1, 1000)):
+            number_option("link", checked, name, None, lo, hi)
         self._post: Callable[..., bool] | None = None
         self._say: Callable[[str], None] = print
         self._log: Callable[[str, str], None] = lambda kind, message: print(message)
