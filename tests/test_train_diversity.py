@@ -187,3 +187,20 @@ def test_grain_from_noise_inputs_is_not_variety():
         + torch.linspace(-0.5, 0.5, 16).flip(0)[:, None, None, None]
     assert (toned[:8] - toned[8:]).abs().mean() > 0.5 * raw_spread
     assert variety_penalty(toned, floor) > 0.9
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--kimg", "nan", "--kimg must be a number > 0"),
+    ("--variety", "-1", "--variety must be a number >= 0"),
+    ("--lr", "inf", "--lr must be a number > 0"),
+    ("--ada-target", "1.5", "--ada-target must be a number >= 0 and <= 1"),
+])
+def test_train_refuses_numbers_out_of_range_in_one_line(tmp_path, capsys, option, value, says):
+    from liveGAN.cli import main
+
+    (tmp_path / "data").mkdir()
+    assert main(["train", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+                 option, value]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+    assert not (tmp_path / "run").exists()

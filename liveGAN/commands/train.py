@@ -92,6 +92,27 @@ def config_from_args(args):
         threads=args.threads, progress=not args.no_progress)
 
 
+# Each float option: (lowest, highest, whether the lowest itself is allowed); None: not given.
+FLOAT_RANGES = {"kimg": (0, 1e6, False), "tick": (0, 1e6, False), "gamma": (0, 1e4, True),
+                "lr": (0, 1.0, False), "ada_target": (0, 1.0, True), "ada_kimg": (0, 1e6, False),
+                "variety": (0, 1e3, True)}
+
+
+def number_problem(args) -> str | None:
+    """The first float option that is not finite or is out of its range, in one line."""
+    import math
+
+    for name, (lo, hi, low_ok) in FLOAT_RANGES.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        inside = math.isfinite(value) and (lo <= value if low_ok else lo < value) and value <= hi
+        if not inside:
+            lower = f">= {lo:g}" if low_ok else f"> {lo:g}"
+            return f"--{name.replace('_', '-')} must be a number {lower} and <= {hi:g}, not {value}"
+    return None
+
+
 def run(args) -> int:
     """Train; errors are one line on stderr and exit code 1."""
     res = args.res
@@ -103,6 +124,10 @@ def run(args) -> int:
         return 1
     if args.batch < 1 or args.kimg <= 0 or args.tick <= 0:
         print("error: --batch, --kimg and --tick must be positive", file=sys.stderr)
+        return 1
+    problem = number_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 1
     from liveGAN.train.checkpoint import CheckpointError
     from liveGAN.train.data import DataError
