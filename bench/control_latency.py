@@ -198,7 +198,8 @@ def part_osc(count: int) -> str:
     within = sum(l <= 1000 / FPS + gen for l in lat)
     return describe("OSC value -> first frame showing it", lat,
                     f"bound 1 display + 1 generator frame = {1000 / FPS + gen:.1f} ms; "
-                    f"{within}/{len(lat)} within")
+                    f"{within}/{len(lat)} within; {show.frames.frames_superseded} frames "
+                    "abandoned for newer controls")
 
 
 def part_midi(count: int) -> str:
@@ -239,6 +240,8 @@ def part_flood(seconds: float, rate: float) -> list[str]:
         try:
             start_frame, start = show.clock.frame, len(show.clock.intervals)
             late = show.clock.late_frames
+            made, dropped = show.frames.frames_made, show.frames.frames_superseded
+            began = time.perf_counter()
             if flood:
                 sent, took = run_sender(show.source("OscSource").port, "flood", seconds, rate)
                 t_end = time.perf_counter()
@@ -252,10 +255,14 @@ def part_flood(seconds: float, rate: float) -> list[str]:
                 time.sleep(seconds)
             intervals = show.clock.intervals[start:]
             late = show.clock.late_frames - late
+            spent = time.perf_counter() - began
+            made = show.frames.frames_made - made
+            dropped = show.frames.frames_superseded - dropped
         finally:
             stop_show(show, thread)
         stats = percentiles(intervals)
-        extra = f"late frames {late} of {len(intervals)}"
+        extra = (f"late frames {late} of {len(intervals)}; generator {made / spent:.1f} "
+                 f"frames/s, {dropped} abandoned for newer controls")
         if flood:
             extra += (f"; sent {sent} in {took:.2f} s = {sent / took:.0f} msg/s; newest value "
                       + (f"applied {1000 * newest:.1f} ms after the last send" if newest is not None

@@ -88,15 +88,20 @@ class FixedClock:
         self.time = 0.0
         self.dt = 0.0
         self.late_frames = 0
-        self.tick_at = 0.0  # when this frame started, in time.perf_counter() seconds (live)
+        self.tick_at = 0.0  # the moment this frame is for, in time.perf_counter() seconds (live)
 
-    def tick(self) -> float:
-        """Start the next frame; returns its dt."""
+    early = False  # this frame's update ran before its presentation time (RealtimeClock)
+
+    def tick(self, wake=None) -> float:
+        """Start the next frame's update; returns its dt. (`wake` is for live clocks.)"""
         self.frame += 1
         self.dt = 0.0 if self.frame == 0 else 1.0 / self.fps
         self.time = self.frame / self.fps
         self.tempo.advance(self.dt)
         return self.dt
+
+    def present(self) -> None:
+        """Wait until this frame is due on screen (live clocks only; here: now)."""
 
     def now(self) -> float:
         return self.time
@@ -107,6 +112,14 @@ class RealtimeClock(FixedClock):
 
     When a frame runs late it counts it and starts the next deadline from now instead of
     rushing to catch up, so one slow frame never becomes a burst of fast ones.
+
+    A frame is an update then a presentation. Normally both happen at the frame's deadline.
+    Given a `wake` event (the inbox sets it when a control arrives), `tick` returns as soon as
+    it is set (`early`): the update runs at once, so the generator gets the new request without
+    waiting for the deadline, and `present()` then waits for the deadline. An early frame's
+    `time`, `dt` and `tick_at` are still its deadline's (the update computes the frame as it
+    will be shown), so times stay on the frame grid and a replay is the same either way;
+    `intervals` are between presentations.
     """
 
     live = True
@@ -119,37 +132,71 @@ class RealtimeClock(FixedClock):
         self._start = 0.0
         self._deadline = 0.0
         self._last = 0.0
+        self._present_at = 0.0
+        self._presented = 0.0
+        self._pending = False   # an early update whose presentation is still to come
+        self.early = False
+        self.early_frames = 0   # frames whose update a control brought forward
         self.intervals: list[float] = []
 
-    def tick(self) -> float:
+    def tick(self, wake=None) -> float:
+        if self._pending:       # the caller did not present the last frame: do it now
+            self.present()
         period = 1.0 / self.fps
         now = self._monotonic()
+        self.early = False
         if self.frame < 0:
             self._start = self._last = now
-            self._deadline = now + period
+            self._present_at = now
+            self._mark_presented(now, on_time=True)
         else:
+            self._present_at = self._deadline
             wait = self._deadline - now
-            if wait > 0:
-                # Sleep most of the way, then spin the last half millisecond: plain sleep
-                # overshoots by up to a millisecond on a loaded machine.
-                if wait > 0.002:
-                    self._sleep(wait - 0.0015)
-                while self._monotonic() < self._deadline:
-                    pass
-                now = self._monotonic()
-                self._deadline += period
+            if wait > 0.002 and wake is not None and wake.wait(wait - 0.0015):
+                # A control arrived: update now for the deadline, present then (`present`).
+                self.early = self._monotonic() < self._deadline - 0.001
+            if self.early:
+                now = self._deadline
+                self._pending = True
+                self.early_frames += 1
             else:
-                if -wait > 0.5 * period:
-                    self.late_frames += 1
-                self._deadline = now + period
+                self._until(self._deadline)
+                now = self._monotonic()
+                self._mark_presented(now, on_time=wait > 0)
         self.frame += 1
         self.dt = now - self._last if self.frame > 0 else 0.0
-        if self.frame > 0:
-            self.intervals.append(self.dt)
         self._last = self.tick_at = now
         self.time = now - self._start
         self.tempo.advance(self.dt)
         return self.dt
+
+    def present(self) -> None:
+        if not self._pending:
+            return
+        on_time = self._monotonic() < self._present_at
+        self._until(self._present_at)
+        self._mark_presented(self._monotonic(), on_time)
+
+    def _until(self, moment: float) -> None:
+        """Sleep most of the way, then spin the last half millisecond: plain sleep overshoots
+        by up to a millisecond on a loaded machine."""
+        wait = moment - self._monotonic()
+        if wait > 0.002:
+            self._sleep(wait - 0.0015)
+        while self._monotonic() < moment:
+            pass
+
+    def _mark_presented(self, now: float, on_time: bool) -> None:
+        self._pending = False
+        period = 1.0 / self.fps
+        if self.frame >= 0:
+            self.intervals.append(now - self._presented)
+        late = now - self._present_at
+        if self.frame >= 0 and late > 0.5 * period:
+            self.late_frames += 1
+        # On time: the next deadline one period on; late: one period from now (no catching up).
+        self._deadline = self._present_at + period if on_time else now + period
+        self._presented = now
 
     def now(self) -> float:
         return self._monotonic() - self._start

@@ -12,6 +12,8 @@ import numpy as np
 
 from liveGAN.show.scene import ModelBundle
 
+LAYERS = 10
+
 
 class _Controls:
     def params(self):
@@ -35,6 +37,7 @@ class StandInRuntime:
         self.z_dim, self.w_dim, self.num_ws, self.c_dim = z_dim, z_dim, 1, 0
         self.img_resolution, self.img_channels = resolution, 3
         self.cost_ms, self.busy = cost_ms, busy
+        self._check = None
         ramp = np.linspace(0.0, 1.0, resolution, dtype=np.float32)
         self._x, self._y = np.meshgrid(ramp, ramp)
 
@@ -44,17 +47,28 @@ class StandInRuntime:
     def synthesis(self, ws, noise_mode="const"):
         import torch
 
-        end = time.perf_counter() + self.cost_ms / 1000.0
-        if self.busy:
-            while time.perf_counter() < end:
-                np.sin(self._x * 3.0)
-        else:
-            time.sleep(max(self.cost_ms / 1000.0, 0.0))
+        # Ten "layers" of equal cost, with the runtime's interruption check before each, as
+        # a real network's synthesis has (GeneratorRuntime.interrupt_with).
+        layer = max(self.cost_ms, 0.0) / 1000.0 / LAYERS
+        start = time.perf_counter()
+        for i in range(LAYERS):
+            if self._check is not None:
+                self._check()
+            end = start + (i + 1) * layer   # absolute: sleep overshoots do not add up
+            if self.busy:
+                while time.perf_counter() < end:
+                    np.sin(self._x * 3.0)
+            else:
+                time.sleep(max(end - time.perf_counter(), 0.0))
         w = ws.reshape(-1).numpy()
         r = np.sin(6.0 * self._x + w[0]) * 0.5 + 0.5
         g = np.sin(6.0 * self._y + w[1 % len(w)]) * 0.5 + 0.5
         b = np.sin(4.0 * (self._x + self._y) + w[2 % len(w)]) * 0.5 + 0.5
         return torch.from_numpy((np.stack([r, g, b])[None] * 2.0 - 1.0).astype(np.float32))
+
+    def interrupt_with(self, check) -> bool:
+        self._check = check
+        return check is not None
 
     def to_rgba8(self, img):
         import torch

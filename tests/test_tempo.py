@@ -99,8 +99,8 @@ def phase_errors_ms(show, peer, seconds: float = 2.0) -> list[float]:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         snap = show.link.snapshot()
-        if not ours or ours[-1][0] != snap.drained_at:
-            ours.append((snap.drained_at, snap.beat, snap.bpm))
+        if not ours or ours[-1][0] != snap.beat_at:
+            ours.append((snap.beat_at, snap.beat, snap.bpm))
         time.sleep(0.003)
     samples = json.loads(peer.process.stdout.readline())
     errors = []

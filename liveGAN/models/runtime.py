@@ -196,6 +196,7 @@ class GeneratorRuntime:
             self._psi_rows = torch.ones([self.num_ws, 1], device=self.device)
         # (static image, static RGBA) of the last graph replay, so to_rgba8 need not convert.
         self._last_static: tuple | None = None
+        self._interrupt_hooks: list = []
 
     # ----------------------------------------------------------------- set-up helpers
     def _enable_compile(self) -> None:
@@ -253,6 +254,24 @@ class GeneratorRuntime:
                 return None
             self._graphs[key] = graphed
         return graphed(*inputs)
+
+    def interrupt_with(self, check: Callable[[], None] | None) -> bool:
+        """Call `check` before each layer of synthesis, so it may raise to abandon a frame
+        that a newer request has replaced (the live generator worker does). On the CPU and
+        uncompiled only: on CUDA the layers are launched ahead of the GPU (or replayed as one
+        graph), so there is nothing left to save by then. None removes it. Returns whether it
+        is installed."""
+        for handle in self._interrupt_hooks:
+            handle.remove()
+        self._interrupt_hooks = []
+        synthesis = self.G.synthesis
+        if check is None or self.device.type != "cpu" or self.compiled \
+                or not isinstance(synthesis, torch.nn.Module):
+            return False
+        for layer in _layers(synthesis):
+            self._interrupt_hooks.append(
+                layer.register_forward_pre_hook(lambda module, args: check()))
+        return bool(self._interrupt_hooks)
 
     def reset_graphs(self) -> None:
         """Forget captured CUDA graphs; the next frame captures again. Needed after a change
@@ -385,6 +404,15 @@ class GeneratorRuntime:
         return (f"device={name} precision={self.precision} "
                 f"graph={'on' if self.graph_active else 'off'} "
                 f"compile={'on' if self.compiled else 'off'}")
+
+
+def _layers(module: torch.nn.Module, depth: int = 3) -> list[torch.nn.Module]:
+    """A synthesis network's layers: its children, looking inside a lone container (a custom
+    network that is one Sequential)."""
+    children = list(module.children())
+    if len(children) == 1 and depth > 0 and list(children[0].children()):
+        return _layers(children[0], depth - 1)
+    return children
 
 
 def _module_device(G) -> torch.device:

@@ -117,6 +117,12 @@ class Control:
                 kinds[param.address] = "readonly"  # so OSC can say why it can't be set
         return kinds
 
+    def waking(self) -> Iterable[str]:
+        """The addresses a performer moves (a settable parameter, a mapping's source, an
+        action): their arrival wakes the show at once. A published stream alone does not."""
+        return [address for address, route in self._routes.items()
+                if route.published is None or route.mappings]
+
     def continuous(self) -> Iterable[str]:
         """The addresses where only the newest value matters (for the inbox)."""
         return [address for address, route in self._routes.items() if route.continuous]

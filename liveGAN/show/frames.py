@@ -7,15 +7,32 @@ newest frame, so a generator slower than the display lowers the generator frame 
 display's (`LiveFrames`, which also says how far to blend the last two frames). Offline, every
 displayed frame is generated in turn on the show's thread (`OfflineFrames`), so a render is
 deterministic. The show picks one of the two at start; nothing else differs.
+
+A control must not wait behind a frame that no longer matters: a request marked urgent (it
+carries a control that just arrived) makes the worker abandon the frame in hand at its next
+layer (`check`, called between the network's layers, raises `Superseded`) and start the new one
+at once. Abandoned work is bounded: at most `WASTE_BUDGET` of each second of generator time
+(a fader moved without pause would otherwise keep every frame from finishing), so the
+generator's frame rate never drops by more than that.
 """
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+
+# At most this much generator time per WASTE_WINDOW_S may go to frames abandoned for newer ones.
+WASTE_BUDGET_S = 0.1
+WASTE_WINDOW_S = 1.0
+
+
+class Superseded(Exception):
+    """Raised between a network's layers: a newer request took the place of this frame."""
 
 
 @dataclass
@@ -59,7 +76,11 @@ class GeneratorWorker:
         self._frame: Frame | None = None
         self._running = False
         self._thread: threading.Thread | None = None
+        self._started: float | None = None  # when the frame in hand began (None: idle)
+        self._superseded = False
+        self._waste: deque[tuple[float, float]] = deque()  # (when, seconds) of abandoned work
         self.frames_made = 0
+        self.frames_superseded = 0
         self.gen_times: list[float] = []
 
     def start(self) -> None:
@@ -74,11 +95,26 @@ class GeneratorWorker:
             self._thread.join(timeout)
             self._thread = None
 
-    def submit(self, request: Request) -> None:
-        """Hand over the newest request; an older one not yet started is simply replaced."""
+    def submit(self, request: Request, urgent: bool = False) -> None:
+        """Hand over the newest request; an older one not yet started is simply replaced.
+        `urgent` (a control just arrived): the frame in hand is abandoned too, within the
+        waste budget."""
         with self._lock:
             self._request = request
+            if urgent and self._started is not None and not self._superseded:
+                now = self._clock()
+                while self._waste and self._waste[0][0] < now - WASTE_WINDOW_S:
+                    self._waste.popleft()
+                spent = sum(seconds for _, seconds in self._waste)
+                if spent + (now - self._started) <= WASTE_BUDGET_S:
+                    self._superseded = True
         self._wake.set()
+
+    def check(self) -> None:
+        """Between the generator's layers (on its thread): raise Superseded when the frame in
+        hand has been replaced. Other threads running the same network are never stopped."""
+        if self._superseded and threading.current_thread() is self._thread:
+            raise Superseded()
 
     def latest(self) -> Frame | None:
         """The newest finished frame (or None before the first)."""
@@ -108,9 +144,19 @@ class GeneratorWorker:
         if request is None or not self._running:
             return
         started = self._clock()
+        with self._lock:
+            self._started, self._superseded = started, False
         try:
             pixels = generate(request)
+        except Superseded:
+            with self._lock:
+                self._started = None
+                self._waste.append((self._clock(), self._clock() - started))
+            self.frames_superseded += 1
+            return
         except Exception as err:  # a bad model or input must not end the show
+            with self._lock:
+                self._started = None
             self._log("generator", f"generator failed: {type(err).__name__}: {err}; "
                                    "keeping the last good frame")
             return
@@ -118,6 +164,7 @@ class GeneratorWorker:
         frame = Frame(pixels, request.seq, done, 1000.0 * (done - started))
         with self._lock:
             self._frame = frame
+            self._started = None
         self.frames_made += 1
         self.gen_times.append(done - started)
         if len(self.gen_times) > 10_000:
@@ -134,6 +181,11 @@ class FrameMaker:
         self.runtime = runtime
         self.controls = controls
         self.on_cpu = runtime.device.type == "cpu"
+
+    def interrupt_with(self, check: Callable[[], None] | None) -> bool:
+        """Let `check` stop a frame between the network's layers (where the runtime can)."""
+        install = getattr(self.runtime, "interrupt_with", None)
+        return bool(install(check)) if install is not None else False
 
     def __call__(self, request: Request):
         torch = self._torch
@@ -164,14 +216,29 @@ class LiveFrames:
 
     def __init__(self, make: Callable[[Request], Any], log: Callable[[str, str], None]) -> None:
         self.worker = GeneratorWorker(make, log)
+        self._wire(make)
         self.worker.start()
         self._arrivals = (0.0, 0.0)
         self._interval = 0.0
         self._seen = -1
+        self._submitted: Request | None = None
+
+    def _wire(self, make) -> None:
+        """A maker that can stop between layers gets the worker's check."""
+        hook = getattr(make, "interrupt_with", None)
+        if hook is not None:
+            hook(self.worker.check)
+
+    def submit(self, request: Request, urgent: bool = False) -> None:
+        """Hand a request to the generator as soon as it is made (see GeneratorWorker)."""
+        self._submitted = request
+        self.worker.submit(request, urgent)
 
     def request(self, request: Request) -> Frame | None:
-        """Hand over this frame's request; the newest finished frame (None before the first)."""
-        self.worker.submit(request)
+        """Hand over this frame's request (unless `submit` already did); the newest finished
+        frame (None before the first)."""
+        if request is not self._submitted:
+            self.submit(request)
         frame = self.worker.latest()
         if frame is not None and frame.seq != self._seen:
             if self._seen >= 0:
@@ -190,11 +257,16 @@ class LiveFrames:
         return min(max((now - self._arrivals[1]) / self._interval, 0.0), 1.0)
 
     def set_make(self, make: Callable[[Request], Any]) -> None:
+        self._wire(make)
         self.worker.set_generate(make)
 
     @property
     def frames_made(self) -> int:
         return self.worker.frames_made
+
+    @property
+    def frames_superseded(self) -> int:
+        return self.worker.frames_superseded
 
     @property
     def gen_times(self) -> list[float]:

@@ -82,6 +82,12 @@ class Generation:
                        values=values.snapshot(), noise_mode=noise_mode, seq=clock.frame,
                        time=clock.time)
 
+    def submit(self, request: Request, urgent: bool = False) -> None:
+        """Live: hand the request to the generator at once (`urgent`: it carries a control
+        that just arrived). Offline every frame is made in turn by `frame`."""
+        if self.frames.live:
+            self.frames.submit(request, urgent)
+
     def frame(self, request: Request):
         """Hand over this frame's request; the newest finished frame (None before the first)."""
         frame = self.frames.request(request)

@@ -38,6 +38,7 @@ class Snapshot:
     presented_at: float = 0.0     # time.perf_counter() when the frame went to the sinks
     started_at: float = 0.0       # time.perf_counter() at show time 0 (live shows; 0 offline)
     drained_at: float = 0.0       # time.perf_counter() when its update took the inbox's events
+    beat_at: float = 0.0          # time.perf_counter() the frame's time and beat are for (live)
 
 
 class ShowLink:

@@ -385,7 +385,7 @@ class ReplayClock(FixedClock):
         super().__init__(fps, bpm)
         self._frames = frames
 
-    def tick(self) -> float:
+    def tick(self, wake=None) -> float:
         self.frame += 1
         if self.frame >= len(self._frames):
             return 0.0  # past the log: the show stops at its frame count

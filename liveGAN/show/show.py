@@ -209,6 +209,7 @@ class Show:
         self.instrument.adopt(patch)
         self.control.adopt(registry, patch, previous)
         self.inbox.set_continuous(self.control.continuous())
+        self.inbox.set_waking(self.control.waking())
         self.link.set_scene(registry, self.control.address_kinds())
         self.patch = patch
 
@@ -261,7 +262,9 @@ class Show:
     def _frame(self) -> bool:
         """One displayed frame, update then view; False once the show's length is reached."""
         opts, clock = self.options, self.clock
-        dt = clock.tick()
+        # Live, a control's arrival ends the wait at once: the update (and the generator's
+        # request) happen now, the presentation at the frame's deadline (clock.present).
+        dt = clock.tick(self.inbox.arrived if self.replay is None else None)
         if opts.frames is not None and self.frames_shown >= opts.frames:
             return False
         if opts.duration is not None and clock.time >= opts.duration:
@@ -270,6 +273,7 @@ class Show:
             self.replay.before_update(self)
         started = time.perf_counter()
         request = self.update(dt)
+        clock.present()
         self.view_frame(request)
         # What this frame cost the show's thread, offline generation excluded (benchmarks).
         cost = time.perf_counter() - started
@@ -303,6 +307,9 @@ class Show:
                 values.set_now("clock/bpm", bpm)
         clock.tempo.bpm = values["clock/bpm"]
         request = self.generation.request(dt, values, clock, self.patch.model.noise_mode)
+        # Hand it to the generator now (live): a request that carries a new control may take
+        # the place of the frame the generator is making (liveGAN.show.frames).
+        self.generation.submit(request, urgent=self.replay is None and self.inbox.woke)
         if self.performance is not None:
             self.performance.frame(clock, latest, events, request, self.exposure)
         elif self.replay is not None:
@@ -338,7 +345,7 @@ class Show:
             generator_ms=1000.0 * gen_s, seed=self.latent.seed, patch=str(self.patch.path),
             last_changed=self.values.last_changed, presented_at=time.perf_counter(),
             started_at=time.perf_counter() - clock.now() if clock.live else 0.0,
-            drained_at=self._drained_at))
+            drained_at=self._drained_at, beat_at=clock.tick_at if clock.live else 0.0))
 
     # -- between frames: hot reload -------------------------------------------------------
 

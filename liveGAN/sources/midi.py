@@ -643,7 +643,7 @@ class MidiSource:
                 self._stopping.wait(0.05)
                 continue
             now = time.perf_counter()
-            beat = snapshot.beat + (now - snapshot.drained_at) * snapshot.bpm / 60.0
+            beat = snapshot.beat + (now - snapshot.beat_at) * snapshot.bpm / 60.0
             tick = math.floor(beat * 24.0) + 1
             if last is not None and (tick <= last or tick > last + 24):
                 if tick <= last:
