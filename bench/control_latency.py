@@ -56,7 +56,7 @@ port = 0
 """
 
 SENDER = textwrap.dedent("""
-    import socket, struct, sys, time, json
+    import random, socket, struct, sys, time, json
     from pythonosc.osc_message_builder import OscMessageBuilder
     port, mode, count = int(sys.argv[1]), sys.argv[2], int(float(sys.argv[3]))
     def msg(address, *args):
@@ -76,7 +76,10 @@ SENDER = textwrap.dedent("""
             out.append(struct.unpack(">f", data[-4:])[0])
     elif mode == "change":
         for i in range(count):
-            time.sleep(1.5)     # the previous change's glide (smoothing 0.3 s) has settled
+            # The previous change's glide (smoothing 0.3 s) has settled; the random part spreads
+            # the sends over the display's and the generator's phases (1.5 s alone is a whole
+            # number of display frames: every send would land at the same point of a frame).
+            time.sleep(1.5 + random.uniform(0.0, 0.05))
             value = 0.2 if i % 2 == 0 else 1.2
             out.append(time.perf_counter())
             sock.sendto(msg("/livegan/latent/truncation", value), ("127.0.0.1", port))
@@ -99,14 +102,14 @@ SENDER = textwrap.dedent("""
 """)
 
 MIDI_SENDER = textwrap.dedent("""
-    import sys, time, json, mido
+    import random, sys, time, json, mido
     mido.set_backend("mido.backends.rtmidi/UNIX_JACK")
     out = mido.open_output("benchCtl", virtual=True, client_name="bench")
     print("ready", flush=True)
     sys.stdin.readline()
     times = []
     for i in range(int(sys.argv[1])):
-        time.sleep(1.5)
+        time.sleep(1.5 + random.uniform(0.0, 0.05))   # spread over the frames' phases
         times.append(time.perf_counter())
         out.send(mido.Message("control_change", control=7, value=10 if i % 2 == 0 else 120))
     print(json.dumps(times), flush=True)
@@ -304,12 +307,14 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=["probe", "osc", "midi", "flood", "link"])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rate", type=float, default=40000.0)
+    parser.add_argument("--count", type=int, default=None,
+                        help="changes per latency part (default 30; 10 with --quick)")
     args = parser.parse_args()
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     import torch
 
     torch.set_num_threads(1)
-    count = 10 if args.quick else 30
+    count = args.count or (10 if args.quick else 30)
     print(f"load average before: {os.getloadavg()}; display {FPS} fps, stand-in generator "
           f"{GEN_MS:g} ms")
     print("| measure | n | median | p10 | p90 | max | notes |")
