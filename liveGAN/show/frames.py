@@ -11,9 +11,9 @@ deterministic. The show picks one of the two at start; nothing else differs.
 A control must not wait behind a frame that no longer matters: a request marked urgent (it
 carries a control that just arrived) makes the worker abandon the frame in hand at its next
 layer (`check`, called between the network's layers, raises `Superseded`) and start the new one
-at once. Abandoned work is bounded: at most `WASTE_BUDGET` of each second of generator time
-(a fader moved without pause would otherwise keep every frame from finishing), so the
-generator's frame rate never drops by more than that.
+at once. Abandoned work is bounded: at most `WASTE_BUDGET_S` in any `WASTE_WINDOW_S` of
+generator time (a fader moved without pause would otherwise keep every frame from finishing),
+so the generator's frame rate never drops by much more than that share.
 """
 from __future__ import annotations
 
@@ -149,9 +149,10 @@ class GeneratorWorker:
         try:
             pixels = generate(request)
         except Superseded:
+            now = self._clock()
             with self._lock:
                 self._started = None
-                self._waste.append((self._clock(), self._clock() - started))
+                self._waste.append((now, now - started))
             self.frames_superseded += 1
             return
         except Exception as err:  # a bad model or input must not end the show

@@ -264,7 +264,8 @@ class Show:
         opts, clock = self.options, self.clock
         # Live, a control's arrival ends the wait at once: the update (and the generator's
         # request) happen now, the presentation at the frame's deadline (clock.present).
-        dt = clock.tick(self.inbox.arrived if self.replay is None else None)
+        # (Offline and replay clocks never wait, so they ignore it.)
+        dt = clock.tick(self.inbox.arrived)
         if opts.frames is not None and self.frames_shown >= opts.frames:
             return False
         if opts.duration is not None and clock.time >= opts.duration:
@@ -309,7 +310,7 @@ class Show:
         request = self.generation.request(dt, values, clock, self.patch.model.noise_mode)
         # Hand it to the generator now (live): a request that carries a new control may take
         # the place of the frame the generator is making (liveGAN.show.frames).
-        self.generation.submit(request, urgent=self.replay is None and self.inbox.woke)
+        self.generation.submit(request, urgent=self.inbox.woke)
         if self.performance is not None:
             self.performance.frame(clock, latest, events, request, self.exposure)
         elif self.replay is not None:
