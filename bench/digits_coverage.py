@@ -13,16 +13,22 @@ and with no augmentation.
     python bench/digits_coverage.py train runs/digits small64 --kimg 30 --aug none
     python bench/digits_coverage.py report runs/digits             # the curves as a table
 
-Runs are plain `livegan train` runs (resumable with --resume); this script only prepares and
-reports.
+    python bench/digits_coverage.py judge-check runs/digits        # how the judge treats reals
+    python bench/digits_coverage.py rejudge runs/digits full --judge other.safetensors
+
+Runs are plain `livegan train` runs (resumable with --resume); this script prepares, keeps a
+copy of the model of every tick (RUN/tick-models/, so another judge can score the same
+models later: `rejudge`) and reports.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +57,13 @@ def write_digits(root: Path) -> None:
             folder = root / name / str(labels[i])
             folder.mkdir(parents=True, exist_ok=True)
             write_png(folder / f"{i:04d}.png", rgb[i])
-    model = train_classifier(rgb, labels, [str(c) for c in range(10)], RES, epochs=15,
+    model = train_classifier(rgb, labels, [str(c) for c in range(10)], RES,
                              log=lambda m: print(m, file=sys.stderr))
     save_judge(root / "judge.safetensors", model)
     counts = np.bincount(labels[order[:64]], minlength=10)
     print(f"wrote {len(rgb)} digits (small64 per class: {counts.tolist()}) and the judge "
-          f"(held-out accuracy {model.held_out_accuracy:.3f})")
+          f"(held-out accuracy {model.held_out_accuracy:.3f}, confident on "
+          f"{model.held_out_confident:.3f} of the held-out images)")
 
 
 def train(root: Path, name: str, kimg: float, extra: list[str]) -> int:
@@ -71,7 +78,95 @@ def train(root: Path, name: str, kimg: float, extra: list[str]) -> int:
         args = [str(data), "--res", str(RES), *common, *extra]
     cmd = [sys.executable, "-m", "liveGAN.cli", "train", *args]
     print(" ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.Popen(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    while True:
+        done = proc.poll() is not None
+        _keep_tick_model(run)
+        if done:
+            return proc.returncode
+        time.sleep(2.0)
+
+
+def _keep_tick_model(run: Path) -> None:
+    """Copy RUN/model.safetensors to RUN/tick-models/kimg-K.safetensors for the last metrics
+    row's kimg K (the loop writes the model before the row, so the pair always matches)."""
+    try:
+        last = (run / "metrics.jsonl").read_text().splitlines()[-1]
+        kimg = float(json.loads(last)["kimg"])
+    except (OSError, IndexError, ValueError, KeyError):
+        return
+    keep = run / "tick-models" / f"kimg-{kimg:07.3f}.safetensors"
+    if not keep.exists():
+        keep.parent.mkdir(exist_ok=True)
+        shutil.copyfile(run / "model.safetensors", keep.with_suffix(".tmp"))
+        os.replace(keep.with_suffix(".tmp"), keep)
+
+
+def _real_digits():
+    """sklearn's digits as the benchmark's images: [N, 1, 32, 32] in [-1, 1] and labels."""
+    import torch
+    from sklearn.datasets import load_digits
+    from torch.nn import functional as F
+
+    digits = load_digits()
+    x = torch.from_numpy(digits.images).float()[:, None] / 16.0
+    x = F.interpolate(x, size=(RES, RES), mode="bilinear", align_corners=False).clamp(0, 1)
+    return (x * 255 + 0.5).floor() / 127.5 - 1, digits.target
+
+
+def judge_check(root: Path, judge_file: Path) -> None:
+    """The judge's confident share (softmax >= 0.9) and accuracy on all real digits, on
+    slightly changed real digits (what a generator's grade differs by) and on images of no
+    class (which it should never be sure of)."""
+    import torch
+    from torch.nn import functional as F
+
+    from liveGAN.train.judge import CONFIDENCE, load_judge
+
+    x, labels = _real_digits()
+    judge = load_judge(judge_file)
+    g = torch.Generator().manual_seed(0)
+    cases = [
+        ("real digits", x),
+        ("+ noise 0.1", x + 0.1 * torch.randn(x.shape, generator=g)),
+        ("+ brightness 0.1", x + 0.1),
+        ("contrast x0.8", (x + 1) * 0.8 - 1),
+        ("blurred (5x5 box)", F.avg_pool2d(x, 5, 1, 2)),
+        ("no class: pixels shuffled", x.flatten(1)[:, torch.randperm(RES * RES, generator=g)]
+         .view_as(x)),
+        ("no class: Gaussian noise", torch.randn(x.shape, generator=g).clamp(-1, 1)),
+        ("no class: 20 % speckle", (torch.rand(x.shape, generator=g) < 0.2).float() * 2 - 1),
+    ]
+    print(f"\n{judge_file}\n\n| images | confident | accuracy |\n|---|---:|---:|")
+    for name, images in cases:
+        with torch.no_grad():
+            best, label = judge(images).softmax(dim=1).max(dim=1)
+        right = (label.numpy() == labels).mean()
+        print(f"| {name} | {float((best >= CONFIDENCE).float().mean()):.3f} | "
+              f"{right:.3f} |" if not name.startswith("no class") else
+              f"| {name} | {float((best >= CONFIDENCE).float().mean()):.3f} | - |")
+
+
+def rejudge(root: Path, name: str, judge_file: Path, psi: float) -> None:
+    """Score every kept tick model of RUN with another judge (512 samples, the loop's seed)."""
+    import torch
+
+    from liveGAN.models import load_generator
+    from liveGAN.train.judge import ClassCoverage, load_judge
+
+    coverage = ClassCoverage(load_judge(judge_file))
+    print(f"\nrun-{name}, judged by {judge_file.name}, psi {psi:g}\n\n"
+          f"| kimg | classes | confident | top class |\n|---:|---:|---:|---:|")
+    for path in sorted((root / f"run-{name}" / "tick-models").glob("kimg-*.safetensors")):
+        G = load_generator(path, device="cpu")
+        g = torch.Generator().manual_seed(999)
+        with torch.no_grad():
+            images = torch.cat([G(torch.randn(64, G.z_dim, generator=g), None,
+                                  truncation_psi=psi, noise_mode="const").float()
+                                for _ in range(8)])
+        m = coverage.measure(images)
+        print(f"| {float(path.stem[5:]):g} | {m['classes']} | {m['confident']:.2f} | "
+              f"{m['top_class']:.2f} |")
 
 
 def report(root: Path) -> None:
@@ -97,7 +192,23 @@ def main(argv=None) -> int:
     t.add_argument("name", help="full, small64 or small64-<anything> (the run folder's name)")
     t.add_argument("--kimg", type=float, default=30.0, help="length of the run")
     sub.add_parser("report").add_argument("root", type=Path)
+    c = sub.add_parser("judge-check")
+    c.add_argument("root", type=Path)
+    c.add_argument("--judge", type=Path, help="judge file (default: ROOT/judge.safetensors)")
+    r = sub.add_parser("rejudge")
+    r.add_argument("root", type=Path)
+    r.add_argument("name", help="the run (ROOT/run-NAME)")
+    r.add_argument("--judge", type=Path, help="judge file (default: ROOT/judge.safetensors)")
+    r.add_argument("--psi", type=float, default=1.0, help="truncation of the samples")
     args, extra = parser.parse_known_args(argv)
+    if args.command in ("judge-check", "rejudge") and args.judge is None:
+        args.judge = args.root / "judge.safetensors"
+    if args.command == "judge-check":
+        judge_check(args.root, args.judge)
+        return 0
+    if args.command == "rejudge":
+        rejudge(args.root, args.name, args.judge, args.psi)
+        return 0
     if args.command == "prepare":
         write_digits(args.root)
         return 0

@@ -56,7 +56,7 @@ def test_judge_counts_confident_classes_and_round_trips(tmp_path):
         images.append(img)
         labels.append(i % 3)
     model = train_classifier(np.stack(images), np.array(labels), ["red", "green", "blue"], 16,
-                             epochs=6, log=lambda m: None)
+                             epochs=15, log=lambda m: None)
     assert model.held_out_accuracy > 0.9
     save_judge(tmp_path / "judge.safetensors", model)
     judge = load_judge(tmp_path / "judge.safetensors")
@@ -65,6 +65,13 @@ def test_judge_counts_confident_classes_and_round_trips(tmp_path):
         assert torch.allclose(judge(batch), model(batch), atol=1e-6)
     both = ClassCoverage(judge).measure(batch)
     assert both["classes"] == 3 and both["confident"] > 0.8 and both["top_class"] < 0.5
+    # Images of no class (noise, the pixels of real images shuffled) are no confident sample:
+    # trained on the classes alone, a judge was sure of most of them.
+    g = torch.Generator().manual_seed(1)
+    noise = torch.rand(60, 3, 16, 16, generator=g) * 2 - 1
+    shuffled = batch.flatten(2)[:, :, torch.randperm(256, generator=g)].view_as(batch)
+    for garbage in (noise, shuffled):
+        assert ClassCoverage(judge).measure(garbage)["confident"] < 0.1
     reds = batch[[i for i in range(30) if labels[i] == 0]]
     only_red = ClassCoverage(judge).measure(reds)
     assert only_red["classes"] == 1 and only_red["top_class"] == 1.0
@@ -194,6 +201,8 @@ def test_grain_from_noise_inputs_is_not_variety():
     ("--variety", "-1", "--variety must be a number >= 0"),
     ("--lr", "inf", "--lr must be a number > 0"),
     ("--ada-target", "1.5", "--ada-target must be a number >= 0 and <= 1"),
+    ("--ema-rampup", "nan", "--ema-rampup must be a number >= 0"),
+    ("--ema-kimg", "-2", "--ema-kimg must be a number >= 0"),
 ])
 def test_train_refuses_numbers_out_of_range_in_one_line(tmp_path, capsys, option, value, says):
     from liveGAN.cli import main

@@ -360,3 +360,23 @@ def test_grey_images_train_a_one_channel_generator(tmp_path):
         assert G(torch.randn(2, G.z_dim), None).shape == (2, 1, 16, 16)
     row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert np.isfinite(row["swd"]) and 0 <= row["coverage"] <= 1
+
+
+def test_ema_options_set_the_saved_average(data_dir, tmp_path):
+    """--ema-kimg 0 saves the latest G itself; the default saves an average that lags it."""
+    import torch
+
+    from liveGAN.train.checkpoint import load_checkpoint
+
+    gaps = {}
+    for name, extra in [("latest", ["--ema-kimg", "0"]), ("average", ["--ema-rampup", "0"])]:
+        run = tmp_path / name
+        result = _train(data_dir, "--out", run, "--kimg", "0.016", "--tick", "0.016",
+                        "--swd-every", "0", *TINY, *extra)
+        assert result.returncode == 0, result.stderr
+        state = load_checkpoint(sorted((run / "checkpoints").glob("ckpt-*.pt"))[-1])
+        assert json.loads((run / "config.json").read_text())["ema_kimg"] == (
+            0 if name == "latest" else None)
+        gaps[name] = max(float((state["G"][k].float() - state["G_ema"][k].float()).abs().max())
+                         for k in state["G"] if state["G"][k].is_floating_point())
+    assert gaps["latest"] == 0 and gaps["average"] > 1e-4, gaps

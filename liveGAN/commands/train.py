@@ -73,6 +73,11 @@ def add_arguments(parser) -> None:
     _option(parser, "--style-mixing", type=float, default=0.9, metavar="P",
             help="probability that a training image mixes the styles of two latents "
                  "(StyleGAN2's regulariser; 0: off)")
+    _option(parser, "--ema-kimg", type=float, default=None, metavar="KIMG",
+            help="half-life of the generator's moving average, the model that is saved "
+                 "(default: batch * 10 / 32)")
+    _option(parser, "--ema-rampup", type=float, default=0.05, metavar="FRACTION",
+            help="the half-life is at most this fraction of the images seen so far (0: off)")
     _option(parser, "--threads", type=int, default=None,
             help="CPU threads for torch (default: torch's choice)")
     _option(parser, "--no-progress", action="store_true", default=False,
@@ -91,14 +96,15 @@ def config_from_args(args):
         swd_images=args.swd_images,
         inception=args.inception, judge=args.judge, fit=args.fit, channel_base=args.channel_base,
         channel_max=args.channel_max, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
-        variety=args.variety, style_mixing=args.style_mixing,
-        threads=args.threads, progress=not args.no_progress)
+        variety=args.variety, style_mixing=args.style_mixing, ema_kimg=args.ema_kimg,
+        ema_rampup=args.ema_rampup, threads=args.threads, progress=not args.no_progress)
 
 
 # Each float option: (lowest, highest, whether the lowest itself is allowed); None: not given.
 FLOAT_RANGES = {"kimg": (0, 1e6, False), "tick": (0, 1e6, False), "gamma": (0, 1e4, True),
                 "lr": (0, 1.0, False), "ada_target": (0, 1.0, True), "ada_kimg": (0, 1e6, False),
-                "variety": (0, 1e3, True), "style_mixing": (0, 1.0, True)}
+                "variety": (0, 1e3, True), "style_mixing": (0, 1.0, True),
+                "ema_kimg": (0, 1e6, True), "ema_rampup": (0, 1e3, True)}
 
 
 def number_problem(args) -> str | None:
