@@ -2,6 +2,8 @@
 ADA speed, defaults in --help."""
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 import torch
@@ -213,3 +215,27 @@ def test_train_refuses_numbers_out_of_range_in_one_line(tmp_path, capsys, option
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
     assert not (tmp_path / "run").exists()
+
+
+def test_mbstd_group_option_reaches_the_discriminator(tmp_path, capsys):
+    """--mbstd-group N: D measures the spread of features over groups of N images."""
+    from liveGAN.cli import main
+    from liveGAN.commands.train import add_arguments, config_from_args
+    from liveGAN.train.loop import _build_networks
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cfg = config_from_args(parser.parse_args(["d", "--out", "o", "--res", "16",
+                                              "--mbstd-group", "16"]))
+    D = _build_networks(cfg, channels=1)[3]
+    assert D.mbstd_group_size == 16
+    # A batch of 16 is one group: every image gets the same spread feature; the default
+    # groups of 4 give four different values.
+    feats = torch.randn(16, 4, 4, 4, generator=torch.Generator().manual_seed(0))
+    assert len(set(D._minibatch_std(feats)[:, -1, 0, 0].tolist())) == 1
+    D.mbstd_group_size = 4
+    assert len(set(D._minibatch_std(feats)[:, -1, 0, 0].tolist())) == 4
+    (tmp_path / "data").mkdir()
+    assert main(["train", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+                 "--mbstd-group", "0"]) == 1
+    assert "--mbstd-group must be between 1 and 1024, got 0" in capsys.readouterr().err

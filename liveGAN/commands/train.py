@@ -73,6 +73,9 @@ def add_arguments(parser) -> None:
     _option(parser, "--style-mixing", type=float, default=0.9, metavar="P",
             help="probability that a training image mixes the styles of two latents "
                  "(StyleGAN2's regulariser; 0: off)")
+    _option(parser, "--mbstd-group", type=int, default=4, metavar="N",
+            help="D compares the spread of each group of N images (minibatch standard "
+                 "deviation) with the data's: larger groups see a lack of variety sooner")
     _option(parser, "--ema-kimg", type=float, default=None, metavar="KIMG",
             help="half-life of the generator's moving average, the model that is saved "
                  "(default: batch * 10 / 32)")
@@ -97,7 +100,8 @@ def config_from_args(args):
         inception=args.inception, judge=args.judge, fit=args.fit, channel_base=args.channel_base,
         channel_max=args.channel_max, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
         variety=args.variety, style_mixing=args.style_mixing, ema_kimg=args.ema_kimg,
-        ema_rampup=args.ema_rampup, threads=args.threads, progress=not args.no_progress)
+        ema_rampup=args.ema_rampup, mbstd_group=args.mbstd_group, threads=args.threads,
+        progress=not args.no_progress)
 
 
 # Each float option: (lowest, highest, whether the lowest itself is allowed); None: not given.
@@ -133,6 +137,10 @@ def run(args) -> int:
         return 1
     if args.batch < 1 or args.kimg <= 0 or args.tick <= 0:
         print("error: --batch, --kimg and --tick must be positive", file=sys.stderr)
+        return 1
+    if not 1 <= args.mbstd_group <= 1024:
+        print(f"error: --mbstd-group must be between 1 and 1024, got {args.mbstd_group}",
+              file=sys.stderr)
         return 1
     problem = number_problem(args)
     if problem:

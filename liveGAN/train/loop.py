@@ -73,6 +73,7 @@ class TrainConfig:
     style_mixing: float = 0.9
     variety: float = 4.0                # weight of the variety floor against mode collapse (0: off)
     ada_target: float = 0.6
+    mbstd_group: int = 4                # images whose spread D sees together (minibatch std)
     ada_kimg: float | None = None       # None: from the data and the length (default_ada_kimg)
     swd_every: int = 1                  # ticks between SWD evaluations (0: never)
     swd_images: int = 256
@@ -192,6 +193,7 @@ def _build_networks(cfg: TrainConfig, saved: tuple[str, dict] | None = None, cha
         d_kwargs["channel_base"] = int(cfg.channel_base)
     if cfg.channel_max is not None:
         d_kwargs["channel_max"] = int(cfg.channel_max)
+    d_kwargs["mbstd_group_size"] = int(cfg.mbstd_group)
     return G.train().requires_grad_(False), dict(g_kwargs), arch, Discriminator(**d_kwargs)
 
 
