@@ -38,19 +38,11 @@ RES = 32
 
 def write_digits(root: Path) -> None:
     """runs/digits/{all,small64}/<class>/NNNN.png and the judge."""
-    import torch
-    from sklearn.datasets import load_digits
-    from torch.nn import functional as F
-
     from liveGAN.train.judge import save_judge, train_classifier
     from liveGAN.files import write_png
 
-    digits = load_digits()
-    x = torch.from_numpy(digits.images).float()[:, None] / 16.0
-    x = F.interpolate(x, size=(RES, RES), mode="bilinear", align_corners=False)
-    grey = (x.clamp(0, 1) * 255 + 0.5).to(torch.uint8)[:, 0].numpy()
+    grey, labels = _digits()
     rgb = np.repeat(grey[..., None], 3, axis=-1)
-    labels = digits.target
     order = np.random.default_rng(0).permutation(len(rgb))
     for name, idx in [("all", order), ("small64", order[:64])]:
         for i in idx:
@@ -102,19 +94,19 @@ def _keep_tick_model(run: Path) -> None:
         os.replace(keep.with_suffix(".tmp"), keep)
 
 
-def _real_digits():
-    """sklearn's digits as the benchmark's images: [N, 1, 32, 32] in [-1, 1] and labels."""
+def _digits():
+    """sklearn's digits enlarged to RES x RES: grey uint8 [N, RES, RES] and the labels."""
     import torch
     from sklearn.datasets import load_digits
     from torch.nn import functional as F
 
     digits = load_digits()
     x = torch.from_numpy(digits.images).float()[:, None] / 16.0
-    x = F.interpolate(x, size=(RES, RES), mode="bilinear", align_corners=False).clamp(0, 1)
-    return (x * 255 + 0.5).floor() / 127.5 - 1, digits.target
+    x = F.interpolate(x, size=(RES, RES), mode="bilinear", align_corners=False)
+    return (x.clamp(0, 1) * 255 + 0.5).to(torch.uint8)[:, 0].numpy(), digits.target
 
 
-def judge_check(root: Path, judge_file: Path) -> None:
+def judge_check(judge_file: Path) -> None:
     """The judge's confident share (softmax >= 0.9) and accuracy on all real digits, on
     slightly changed real digits (what a generator's grade differs by) and on images of no
     class (which it should never be sure of)."""
@@ -123,7 +115,8 @@ def judge_check(root: Path, judge_file: Path) -> None:
 
     from liveGAN.train.judge import CONFIDENCE, load_judge
 
-    x, labels = _real_digits()
+    grey, labels = _digits()
+    x = torch.from_numpy(grey)[:, None].float() / 127.5 - 1
     judge = load_judge(judge_file)
     g = torch.Generator().manual_seed(0)
     cases = [
@@ -141,10 +134,9 @@ def judge_check(root: Path, judge_file: Path) -> None:
     for name, images in cases:
         with torch.no_grad():
             best, label = judge(images).softmax(dim=1).max(dim=1)
-        right = (label.numpy() == labels).mean()
-        print(f"| {name} | {float((best >= CONFIDENCE).float().mean()):.3f} | "
-              f"{right:.3f} |" if not name.startswith("no class") else
-              f"| {name} | {float((best >= CONFIDENCE).float().mean()):.3f} | - |")
+        sure = float((best >= CONFIDENCE).float().mean())
+        right = "-" if name.startswith("no class") else f"{(label.numpy() == labels).mean():.3f}"
+        print(f"| {name} | {sure:.3f} | {right} |")
 
 
 def rejudge(root: Path, name: str, judge_file: Path, psi: float) -> None:
@@ -204,7 +196,7 @@ def main(argv=None) -> int:
     if args.command in ("judge-check", "rejudge") and args.judge is None:
         args.judge = args.root / "judge.safetensors"
     if args.command == "judge-check":
-        judge_check(args.root, args.judge)
+        judge_check(args.judge)
         return 0
     if args.command == "rejudge":
         rejudge(args.root, args.name, args.judge, args.psi)
