@@ -380,3 +380,47 @@ def test_ema_options_set_the_saved_average(data_dir, tmp_path):
         gaps[name] = max(float((state["G"][k].float() - state["G_ema"][k].float()).abs().max())
                          for k in state["G"] if state["G"][k].is_floating_point())
     assert gaps["latest"] == 0 and gaps["average"] > 1e-4, gaps
+
+
+def test_default_batch_follows_the_device_and_the_processes():
+    from liveGAN.train.loop import default_batch
+
+    assert default_batch(torch.device("cpu")) == 8
+    assert default_batch(torch.device("cuda:0")) == 16      # a device name; no GPU needed
+    assert default_batch(torch.device("cpu"), world=3) == 9    # a multiple of the processes
+    assert default_batch(torch.device("cuda:1"), world=4) == 16
+
+
+def test_batch_defaults_on_a_fresh_run_and_resume_keeps_the_runs_own(data_dir, tmp_path,
+                                                                     monkeypatch):
+    """No --batch: 8 on this CPU, written to config.json. --resume keeps the checkpoint's batch
+    for drawing images, not the command line's default (which once drew 16 real images per
+    step into a batch-4 run while counting 4)."""
+    from liveGAN.train import loop
+
+    drawn = []
+
+    class CountingSampler(loop.BatchSampler):
+        def __init__(self, images, batch, *args, **kwargs):
+            drawn.append(batch)
+            super().__init__(images, batch, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "BatchSampler", CountingSampler)
+    small = dict(res=16, channel_base=64, channel_max=16, swd_every=0, grid=4, threads=1,
+                 progress=False, device="cpu", tick=0.008)
+    fresh = tmp_path / "fresh"
+    assert loop.train(loop.TrainConfig(data=str(data_dir), out=str(fresh), kimg=0.008, **small),
+                      log=lambda m: None) == 0
+    assert drawn == [8]
+    assert json.loads((fresh / "config.json").read_text())["batch"] == 8
+
+    run = tmp_path / "run"
+    assert loop.train(loop.TrainConfig(data=str(data_dir), out=str(run), kimg=0.008, batch=4,
+                                       **small), log=lambda m: None) == 0
+    assert loop.train(loop.TrainConfig(data="", out=str(run), kimg=0.016, resume=True,
+                                       **small), log=lambda m: None) == 0
+    assert drawn == [8, 4, 4]
+    from liveGAN.train.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(run / "checkpoints" / f"ckpt-{16:012d}.pt")
+    assert ckpt["batch_idx"] == 16 // 4

@@ -25,7 +25,8 @@ def add_arguments(parser) -> None:
     _option(parser, "--res", type=int, default=128, help="training resolution (power of 2)")
     _option(parser, "--arch", choices=["light", "stylegan2"], default="light",
             help="generator architecture (light: fast on CPUs and live)")
-    _option(parser, "--batch", type=int, default=16, help="images per step (all processes)")
+    _option(parser, "--batch", type=int, default=None,
+            help="images per step (all processes) (default: 8 on a CPU, 16 on CUDA)")
     _option(parser, "--kimg", type=float, default=100.0,
             help="total length in thousands of real images shown to D")
     _option(parser, "--tick", type=float, default=4.0, metavar="KIMG",
@@ -135,7 +136,7 @@ def run(args) -> int:
     if not args.resume and not args.data:
         print("error: give the DATA folder (or --resume an existing run)", file=sys.stderr)
         return 1
-    if args.batch < 1 or args.kimg <= 0 or args.tick <= 0:
+    if (args.batch is not None and args.batch < 1) or args.kimg <= 0 or args.tick <= 0:
         print("error: --batch, --kimg and --tick must be positive", file=sys.stderr)
         return 1
     if not 1 <= args.mbstd_group <= 1024:
