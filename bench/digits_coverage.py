@@ -3,7 +3,7 @@
 The set: scikit-learn's `load_digits` (1797 grey 8x8 digits, 10 classes, BSD licence; install
 scikit-learn for this benchmark only), upscaled to 32x32 and written as PNGs in one folder per
 class. A judge (`liveGAN.train.judge.SmallClassifier`) is trained on the real images; then
-`livegan train` runs with its defaults (light, batch 16, ADA) and `--judge`, and every metrics
+`livegan train` runs with its defaults (light, ADA; batch 8 on a CPU) and `--judge`, and every metrics
 tick reports how many classes the samples reach, the confident fraction and the largest
 class's share, next to coverage/diversity. The small-data variant trains on 64 images with ADA
 and with no augmentation.
@@ -15,6 +15,7 @@ and with no augmentation.
 
     python bench/digits_coverage.py judge-check runs/digits        # how the judge treats reals
     python bench/digits_coverage.py rejudge runs/digits full --judge other.safetensors
+    python bench/digits_coverage.py copies runs/digits small64     # near copies of the 64
 
 Runs are plain `livegan train` runs (resumable with --resume); this script prepares, keeps a
 copy of the model of every tick (RUN/tick-models/, so another judge can score the same
@@ -139,16 +140,13 @@ def judge_check(judge_file: Path) -> None:
         print(f"| {name} | {sure:.3f} | {right} |")
 
 
-def rejudge(root: Path, name: str, judge_file: Path, psi: float) -> None:
-    """Score every kept tick model of RUN with another judge (512 samples, the loop's seed)."""
+def _tick_samples(root: Path, name: str, psi: float = 1.0):
+    """(kimg, 512 samples [N, 1, RES, RES] in [-1, 1]) for every kept tick model of RUN, drawn
+    with the same seed for every model."""
     import torch
 
     from liveGAN.models import load_generator
-    from liveGAN.train.judge import ClassCoverage, load_judge
 
-    coverage = ClassCoverage(load_judge(judge_file))
-    print(f"\nrun-{name}, judged by {judge_file.name}, psi {psi:g}\n\n"
-          f"| kimg | classes | confident | top class |\n|---:|---:|---:|---:|")
     for path in sorted((root / f"run-{name}" / "tick-models").glob("kimg-*.safetensors")):
         G = load_generator(path, device="cpu")
         g = torch.Generator().manual_seed(999)
@@ -156,9 +154,44 @@ def rejudge(root: Path, name: str, judge_file: Path, psi: float) -> None:
             images = torch.cat([G(torch.randn(64, G.z_dim, generator=g), None,
                                   truncation_psi=psi, noise_mode="const").float()
                                 for _ in range(8)])
+        yield float(path.stem[5:]), images
+
+
+def rejudge(root: Path, name: str, judge_file: Path, psi: float) -> None:
+    """Score every kept tick model of RUN with another judge (512 samples, the loop's seed)."""
+    from liveGAN.train.judge import ClassCoverage, load_judge
+
+    coverage = ClassCoverage(load_judge(judge_file))
+    print(f"\nrun-{name}, judged by {judge_file.name}, psi {psi:g}\n\n"
+          f"| kimg | classes | confident | top class |\n|---:|---:|---:|---:|")
+    for kimg, images in _tick_samples(root, name, psi):
         m = coverage.measure(images)
-        print(f"| {float(path.stem[5:]):g} | {m['classes']} | {m['confident']:.2f} | "
-              f"{m['top_class']:.2f} |")
+        print(f"| {kimg:g} | {m['classes']} | {m['confident']:.2f} | {m['top_class']:.2f} |")
+
+
+def copies(root: Path, name: str) -> None:
+    """How close each tick's samples come to copying the 64 training images of a small64 run:
+    the distance from each sample to its nearest training image (mean absolute difference per
+    pixel, [-1, 1] scale), against the same for 512 real digits that are not in the set. A
+    'near copy' is a sample closer to a training image than 95 % of those new digits are."""
+    import torch
+
+    grey, _ = _digits()
+    x = torch.from_numpy(grey)[:, None].float() / 127.5 - 1
+    order = np.random.default_rng(0).permutation(len(x))   # as write_digits splits the set
+    train_set, new = x[order[:64]].flatten(1), x[order[64:64 + 512]].flatten(1)
+
+    def nearest(images):
+        return torch.cdist(images.flatten(1), train_set, p=1).min(dim=1).values / (RES * RES)
+
+    base = nearest(new)
+    line = float(base.quantile(0.05))
+    print(f"\nrun-{name}: new digits' nearest distance median {float(base.median()):.3f}, "
+          f"5th percentile {line:.3f}\n\n| kimg | samples' median | near copies |\n"
+          f"|---:|---:|---:|")
+    for kimg, images in _tick_samples(root, name):
+        d = nearest(images.clamp(-1, 1))
+        print(f"| {kimg:g} | {float(d.median()):.3f} | {float((d < line).float().mean()):.2f} |")
 
 
 def report(root: Path) -> None:
@@ -192,6 +225,9 @@ def main(argv=None) -> int:
     r.add_argument("name", help="the run (ROOT/run-NAME)")
     r.add_argument("--judge", type=Path, help="judge file (default: ROOT/judge.safetensors)")
     r.add_argument("--psi", type=float, default=1.0, help="truncation of the samples")
+    k = sub.add_parser("copies")
+    k.add_argument("root", type=Path)
+    k.add_argument("name", help="a small64 run (ROOT/run-NAME)")
     args, extra = parser.parse_known_args(argv)
     if args.command in ("judge-check", "rejudge") and args.judge is None:
         args.judge = args.root / "judge.safetensors"
@@ -200,6 +236,9 @@ def main(argv=None) -> int:
         return 0
     if args.command == "rejudge":
         rejudge(args.root, args.name, args.judge, args.psi)
+        return 0
+    if args.command == "copies":
+        copies(args.root, args.name)
         return 0
     if args.command == "prepare":
         write_digits(args.root)

@@ -115,7 +115,7 @@ def default_batch(device: torch.device, world: int = 1) -> int:
     processes).
 
     A CPU's time per image hardly depends on the batch (on sklearn's digits at 32x32, one
-    thread: 16.5 images/s at batch 8 against 18.8 at 16), so a smaller batch gives nearly twice
+    thread: 1.075 times the CPU time at batch 8 as at 16, same images), so 8 gives nearly twice
     the updates for the same images and time, and a short run gets twice as far: at 30 kimg,
     batch 8 drew 10 classes with 42 % of samples confident where batch 16 drew 9 with 32 %
     (bench/RESULTS.md). A GPU finishes a small batch no faster than a larger one, so there the
