@@ -3,10 +3,10 @@
 The set: scikit-learn's `load_digits` (1797 grey 8x8 digits, 10 classes, BSD licence; install
 scikit-learn for this benchmark only), upscaled to 32x32 and written as PNGs in one folder per
 class. A judge (`liveGAN.train.judge.SmallClassifier`) is trained on the real images; then
-`livegan train` runs with its defaults (light, ADA; batch 8 on a CPU) and `--judge`, and every metrics
-tick reports how many classes the samples reach, the confident fraction and the largest
-class's share, next to coverage/diversity. The small-data variant trains on 64 images with ADA
-and with no augmentation.
+`livegan train` runs with its defaults (light, ADA, batch 8 on a CPU) and `--judge`, and every
+metrics tick reports how many classes the samples reach, the confident fraction and the
+largest class's share, next to coverage/diversity. The small-data variant trains on 64 images
+with ADA and with no augmentation.
 
     python bench/digits_coverage.py prepare runs/digits            # data + judge
     python bench/digits_coverage.py train runs/digits full --kimg 30
