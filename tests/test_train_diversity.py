@@ -145,8 +145,8 @@ def test_train_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for needle in ["(default: 128)", "(default: 8 on a CPU, 16 on CUDA)", "(default: ada)", "(default: 0.002)",
-                   "(default: 0)", "ten epochs of the data"]:
+    for needle in ["(default: 128)", "(default: 8 on a CPU, 16 on CUDA)", "(default: ada)",
+                   "(default: 0.002)", "(default: 0)", "ten epochs of the data"]:
         assert needle in text, needle
 
 
@@ -205,6 +205,9 @@ def test_grain_from_noise_inputs_is_not_variety():
     ("--ada-target", "1.5", "--ada-target must be a number >= 0 and <= 1"),
     ("--ema-rampup", "nan", "--ema-rampup must be a number >= 0"),
     ("--ema-kimg", "-2", "--ema-kimg must be a number >= 0"),
+    ("--batch", "0", "--batch must be between 1 and 4096, got 0"),
+    ("--batch", "1000000000", "--batch must be between 1 and 4096, got 1000000000"),
+    ("--tick", "-1", "--tick must be a number > 0"),
 ])
 def test_train_refuses_numbers_out_of_range_in_one_line(tmp_path, capsys, option, value, says):
     from liveGAN.cli import main

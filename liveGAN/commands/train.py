@@ -112,10 +112,19 @@ FLOAT_RANGES = {"kimg": (0, 1e6, False), "tick": (0, 1e6, False), "gamma": (0, 1
                 "ema_kimg": (0, 1e6, True), "ema_rampup": (0, 1e3, True)}
 
 
+# Each integer option: (lowest, highest) allowed; None: not given. The batch's bound keeps a
+# typo from allocating before anything is checked.
+INT_RANGES = {"batch": (1, 4096), "mbstd_group": (1, 1024)}
+
+
 def number_problem(args) -> str | None:
-    """The first float option that is not finite or is out of its range, in one line."""
+    """The first number option that is not finite or is out of its range, in one line."""
     import math
 
+    for name, (lo, hi) in INT_RANGES.items():
+        value = getattr(args, name, None)
+        if value is not None and not lo <= value <= hi:
+            return f"--{name.replace('_', '-')} must be between {lo} and {hi}, got {value}"
     for name, (lo, hi, low_ok) in FLOAT_RANGES.items():
         value = getattr(args, name, None)
         if value is None:
@@ -135,13 +144,6 @@ def run(args) -> int:
         return 1
     if not args.resume and not args.data:
         print("error: give the DATA folder (or --resume an existing run)", file=sys.stderr)
-        return 1
-    if (args.batch is not None and args.batch < 1) or args.kimg <= 0 or args.tick <= 0:
-        print("error: --batch, --kimg and --tick must be positive", file=sys.stderr)
-        return 1
-    if not 1 <= args.mbstd_group <= 1024:
-        print(f"error: --mbstd-group must be between 1 and 1024, got {args.mbstd_group}",
-              file=sys.stderr)
         return 1
     problem = number_problem(args)
     if problem:

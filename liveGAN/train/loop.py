@@ -116,10 +116,10 @@ def default_batch(device: torch.device, world: int = 1) -> int:
 
     A CPU's time per image hardly depends on the batch (on sklearn's digits at 32x32, one
     thread: 1.075 times the CPU time at batch 8 as at 16, same images), so 8 gives nearly twice
-    the updates for the same images and time, and a short run gets twice as far: at 30 kimg,
-    batch 8 drew 10 classes with 42 % of samples confident where batch 16 drew 9 with 32 %
-    (bench/RESULTS.md). A GPU finishes a small batch no faster than a larger one, so there the
-    batch stays 16.
+    the updates for the same images and time, and a short run gets about as far in half the
+    kimg: at 30 kimg, batch 8 drew 10 classes with 42 % of samples confident where batch 16
+    drew 9 with 32 % (bench/RESULTS.md). A GPU finishes a small batch no faster than a larger
+    one, so there the batch stays 16.
     """
     per_step = 16 if device.type == "cuda" else 8
     return -(-per_step // world) * world
