@@ -226,5 +226,9 @@ def test_over_osc_the_first_frame_finished_after_a_control_carries_it(tmp_path, 
             step = after[0] - before
             assert step * (value - before) > 0 and abs(step) > 0.02, (i, before, after[:3])
         assert show.frames.frames_superseded >= 1
-        assert show.clock.early_frames >= 4       # each value started its frame's update
+        # A value that lands while the loop waits for its deadline starts that frame's update
+        # at once; one that lands while the loop is busy (drawing, or within 2 ms of the
+        # deadline) is taken by the next plain tick, a race a loaded machine sometimes loses
+        # (CI once saw 3 of 4). Without the wake none is early.
+        assert show.clock.early_frames >= 2
     sock.close()
