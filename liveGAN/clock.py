@@ -118,8 +118,10 @@ class RealtimeClock(FixedClock):
     it is set (`early`): the update runs at once, so the generator gets the new request without
     waiting for the deadline, and `present()` then waits for the deadline. An early frame's
     `time`, `dt` and `tick_at` are still its deadline's (the update computes the frame as it
-    will be shown), so times stay on the frame grid and a replay is the same either way;
-    `intervals` are between presentations.
+    will be shown), so times stay on the frame grid and a replay is the same either way; so
+    are those of a frame the loop was ready for but the system woke late. Only a frame whose
+    work ran past its deadline takes the moment it was shown. `intervals` are between
+    presentations.
     """
 
     live = True
@@ -160,9 +162,14 @@ class RealtimeClock(FixedClock):
                 self._pending = True
                 self.early_frames += 1
             else:
-                self._until(self._deadline)
-                now = self._monotonic()
-                self._mark_presented(now, on_time=wait > 0)
+                slot = self._deadline
+                self._until(slot)
+                presented = self._monotonic()
+                self._mark_presented(presented, on_time=wait > 0)
+                # A frame the loop was ready for is for its deadline, however late the
+                # scheduler woke it: times stay on the grid (a recording places each frame
+                # at round(time * fps); one pushed half a period on took the next's place).
+                now = slot if wait > 0 else presented
         self.frame += 1
         self.dt = now - self._last if self.frame > 0 else 0.0
         self._last = self.tick_at = now

@@ -138,3 +138,26 @@ def test_sample_and_hold_repeats_for_a_seed_and_holds_for_a_period():
     assert 0.4 < sum(values) / len(values) < 0.6
     assert values == [Lfo("random", beats=1.0, seed=3)(b + 0.5) for b in range(200)]
     assert values != [Lfo("random", beats=1.0, seed=4)(b + 0.5) for b in range(200)]
+
+
+def test_a_frame_woken_late_keeps_its_slot_on_the_frame_grid():
+    """The scheduler waking the loop late (a loaded machine) must not move an on-time frame's
+    `time` off its slot: the recording places each frame at round(time * fps), and a frame
+    pushed past half a period took the next frame's place (CI: 30 frames shown, 29 recorded)."""
+    fps = 50
+    period = 1.0 / fps
+    now = [0.0]
+    oversleep = {5: 0.6 * period}   # frame 5's sleep ends 0.6 periods after its deadline
+    def sleep(s):
+        now[0] += s + oversleep.pop(clock.frame + 1, 0.0)
+    def monotonic():
+        now[0] += 1e-5
+        return now[0]
+    clock = RealtimeClock(fps=fps, sleep=sleep, monotonic=monotonic)
+    slots = []
+    for _ in range(12):
+        clock.tick()
+        slots.append(round(clock.time * fps))
+    assert slots == list(range(12))
+    assert clock.late_frames == 1   # it was still shown late, and counted
+    assert clock.dt == pytest.approx(period)
