@@ -186,7 +186,15 @@ def test_stop_between_ticks_then_resume_continues_counters_and_rows(data_dir, tm
                             env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     first = _wait_for_checkpoint(proc, run)
-    _run_on_cpu(proc, 1.0)                      # past the tick's outputs, into its steps
+    # The tick's outputs end with its metrics row and the curves (matplotlib's first import can
+    # take a CPU second by itself); a signal before the next step stops on the tick.
+    from liveGAN.train.plots import curves_available
+
+    last_output = run / ("curves.png" if curves_available() else "metrics.jsonl")
+    deadline = time.monotonic() + 60
+    while not last_output.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    _run_on_cpu(proc, 1.0)                      # into the next tick's steps
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     stopped = _checkpoint_nimg(run)[-1]
@@ -424,3 +432,33 @@ def test_batch_defaults_on_a_fresh_run_and_resume_keeps_the_runs_own(data_dir, t
 
     ckpt = load_checkpoint(run / "checkpoints" / f"ckpt-{16:012d}.pt")
     assert ckpt["batch_idx"] == 16 // 4
+
+
+def test_resume_keeps_the_runs_length_and_ticks_unless_given(data_dir, tmp_path):
+    """--resume without --kimg or --tick continues the run as it was planned: its own length
+    and tick (the command line's defaults, 100 kimg and 4, once replaced them silently)."""
+    from liveGAN.train import loop
+
+    small = dict(res=16, channel_base=64, channel_max=16, grid=4, threads=1, progress=False,
+                 device="cpu", batch=4)
+    run = tmp_path / "run"
+    assert loop.train(loop.TrainConfig(data=str(data_dir), out=str(run), kimg=0.008, tick=0.004,
+                                       swd_every=0, **small), log=lambda m: None) == 0
+
+    def rows():
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        return [round(json.loads(line)["kimg"], 3) for line in lines]
+
+    # A longer run, no --tick: its ticks stay 0.004 kimg apart.
+    assert loop.train(loop.TrainConfig(data="", out=str(run), resume=True, kimg=0.016, **small),
+                      log=lambda m: None) == 0
+    assert rows() == [0.004, 0.008, 0.012, 0.016]
+    assert json.loads((run / "config.json").read_text())["tick"] == 0.004
+    # Nothing given: the run is as long as it now plans; nothing more is trained.
+    assert loop.train(loop.TrainConfig(data="", out=str(run), resume=True, **small),
+                      log=lambda m: None) == 0
+    assert rows() == [0.004, 0.008, 0.012, 0.016]
+    # Given, they change.
+    assert loop.train(loop.TrainConfig(data="", out=str(run), resume=True, kimg=0.024,
+                                       tick=0.008, **small), log=lambda m: None) == 0
+    assert rows() == [0.004, 0.008, 0.012, 0.016, 0.024]

@@ -27,10 +27,12 @@ def add_arguments(parser) -> None:
             help="generator architecture (light: fast on CPUs and live)")
     _option(parser, "--batch", type=int, default=None,
             help="images per step (all processes) (default: 8 on a CPU, 16 on CUDA)")
-    _option(parser, "--kimg", type=float, default=100.0,
-            help="total length in thousands of real images shown to D")
-    _option(parser, "--tick", type=float, default=4.0, metavar="KIMG",
-            help="write progress, metrics, samples and a checkpoint every KIMG")
+    _option(parser, "--kimg", type=float, default=None,
+            help="total length in thousands of real images shown to D (default: 100; "
+                 "--resume keeps the run's unless given)")
+    _option(parser, "--tick", type=float, default=None, metavar="KIMG",
+            help="write progress, metrics, samples and a checkpoint every KIMG (default: 4; "
+                 "--resume keeps the run's unless given)")
     _option(parser, "--aug", choices=["ada", "diffaugment", "none"], default="ada",
             help="augmentation against D overfitting small data")
     _option(parser, "--mirror", action="store_true", default=False,
@@ -47,9 +49,9 @@ def add_arguments(parser) -> None:
                  "CPU; --resume keeps the run's unless given")
     _option(parser, "--seed", type=int, default=0, help="random seed")
     _option(parser, "--lr", type=float, default=0.002, help="Adam learning rate (G and D)")
-    _option(parser, "--swd-every", type=int, default=1, metavar="TICKS",
+    _option(parser, "--swd-every", type=int, default=None, metavar="TICKS",
             help="compute SWD, coverage/density/diversity (and --judge) every TICKS ticks "
-                 "(0: never)")
+                 "(0: never; default: 1; --resume keeps the run's unless given)")
     _option(parser, "--swd-images", type=int, default=256,
             help="real and generated images compared by SWD and coverage")
     _option(parser, "--inception", default=None, metavar="PATH",

@@ -54,8 +54,8 @@ class TrainConfig:
     res: int = 128
     arch: str = "light"
     batch: int | None = None            # None: default_batch (8 on a CPU, 16 on CUDA)
-    kimg: float = 100.0
-    tick: float = 4.0
+    kimg: float | None = None           # None: 100, or on --resume the run's own
+    tick: float | None = None           # None: 4, or on --resume the run's own
     aug: str = "ada"
     mirror: bool = False
     gamma: float | None = None          # None: 0.0002 * res² / batch
@@ -75,7 +75,8 @@ class TrainConfig:
     ada_target: float = 0.6
     mbstd_group: int = 4                # images whose spread D sees together (minibatch std)
     ada_kimg: float | None = None       # None: from the data and the length (default_ada_kimg)
-    swd_every: int = 1                  # ticks between SWD evaluations (0: never)
+    swd_every: int | None = None        # ticks between SWD evaluations (0: never); None: 1,
+                                        # or on --resume the run's own
     swd_images: int = 256
     inception: str | None = None
     judge: str | None = None            # a classifier file: class coverage of the samples
@@ -87,6 +88,9 @@ class TrainConfig:
     progress: bool = True
     extra: dict = field(default_factory=dict)
 
+
+# The run's length and rhythm when not given: a fresh run takes these, a resumed one its own.
+RUN_DEFAULTS = {"kimg": 100.0, "tick": 4.0, "swd_every": 1}
 
 # Generated pairs should differ at least this much, relative to two real images (variety_penalty).
 VARIETY_FLOOR = 0.9
@@ -307,14 +311,21 @@ def train(cfg: TrainConfig, log=None) -> int:
             raise TrainError(f"--resume: no readable checkpoint in {out / 'checkpoints'}")
         path, resume_state = found
         saved = dict(resume_state["config"])
-        for key in ("kimg", "tick", "device", "precision", "progress", "swd_every", "threads",
+        # These may change between sessions; the length, the rhythm and the precision only
+        # when given (None: the run's own).
+        keep_unless_given = {*RUN_DEFAULTS, "precision"}
+        for key in ("kimg", "tick", "swd_every", "device", "precision", "progress", "threads",
                     "judge"):
-            if key != "precision" or cfg.precision is not None:
-                saved[key] = getattr(cfg, key)   # these may change between sessions
+            value = getattr(cfg, key)
+            if value is not None or key not in keep_unless_given:
+                saved[key] = value
         saved["resume"] = True
         cfg = TrainConfig(**saved)
         if rank == 0:
             log(f"resuming from {path.name} at kimg {resume_state['cur_nimg'] / 1000:.3f}")
+    for key, value in RUN_DEFAULTS.items():
+        if getattr(cfg, key) is None:       # a fresh run, or a checkpoint from before the key
+            setattr(cfg, key, value)
     # The batch after --resume: the run's own, never the command line's (nor its default).
     if cfg.batch is None:
         cfg.batch = default_batch(device, world)
