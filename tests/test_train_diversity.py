@@ -208,6 +208,8 @@ def test_grain_from_noise_inputs_is_not_variety():
     ("--batch", "0", "--batch must be between 1 and 4096, got 0"),
     ("--batch", "1000000000", "--batch must be between 1 and 4096, got 1000000000"),
     ("--tick", "-1", "--tick must be a number > 0"),
+    ("--swd-every", "-1", "--swd-every must be between 0 and 1000000, got -1"),
+    ("--threads", "-3", "--threads must be between 1 and 1024, got -3"),
 ])
 def test_train_refuses_numbers_out_of_range_in_one_line(tmp_path, capsys, option, value, says):
     from liveGAN.cli import main

@@ -116,7 +116,8 @@ FLOAT_RANGES = {"kimg": (0, 1e6, False), "tick": (0, 1e6, False), "gamma": (0, 1
 
 # Each integer option: (lowest, highest) allowed; None: not given. The batch's bound keeps a
 # typo from allocating before anything is checked.
-INT_RANGES = {"batch": (1, 4096), "mbstd_group": (1, 1024)}
+INT_RANGES = {"batch": (1, 4096), "mbstd_group": (1, 1024), "swd_every": (0, 1_000_000),
+              "threads": (1, 1024)}
 
 
 def number_problem(args) -> str | None:
