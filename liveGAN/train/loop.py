@@ -311,20 +311,19 @@ def train(cfg: TrainConfig, log=None) -> int:
             raise TrainError(f"--resume: no readable checkpoint in {out / 'checkpoints'}")
         path, resume_state = found
         saved = dict(resume_state["config"])
-        # These may change between sessions; the length, the rhythm and the precision only
-        # when given (None: the run's own).
-        keep_unless_given = {*RUN_DEFAULTS, "precision"}
-        for key in ("kimg", "tick", "swd_every", "device", "precision", "progress", "threads",
-                    "judge"):
-            value = getattr(cfg, key)
-            if value is not None or key not in keep_unless_given:
-                saved[key] = value
+        # This session's own settings come from the command line; the length, the rhythm and
+        # the precision only when given (None: the run's own).
+        for key in ("device", "progress", "threads", "judge"):
+            saved[key] = getattr(cfg, key)
+        for key in (*RUN_DEFAULTS, "precision"):
+            if getattr(cfg, key) is not None:
+                saved[key] = getattr(cfg, key)
         saved["resume"] = True
         cfg = TrainConfig(**saved)
         if rank == 0:
             log(f"resuming from {path.name} at kimg {resume_state['cur_nimg'] / 1000:.3f}")
     for key, value in RUN_DEFAULTS.items():
-        if getattr(cfg, key) is None:       # a fresh run, or a checkpoint from before the key
+        if getattr(cfg, key) is None:       # a fresh run that did not give it
             setattr(cfg, key, value)
     # The batch after --resume: the run's own, never the command line's (nor its default).
     if cfg.batch is None:
