@@ -210,6 +210,8 @@ def test_grain_from_noise_inputs_is_not_variety():
     ("--tick", "-1", "--tick must be a number > 0"),
     ("--swd-every", "-1", "--swd-every must be between 0 and 1000000, got -1"),
     ("--threads", "-3", "--threads must be between 1 and 1024, got -3"),
+    ("--swd-images", "0", "--swd-images must be between 2 and 1000000, got 0"),
+    ("--swd-images", "1", "--swd-images must be between 2 and 1000000, got 1"),
 ])
 def test_train_refuses_numbers_out_of_range_in_one_line(tmp_path, capsys, option, value, says):
     from liveGAN.cli import main

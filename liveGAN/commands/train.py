@@ -115,9 +115,10 @@ FLOAT_RANGES = {"kimg": (0, 1e6, False), "tick": (0, 1e6, False), "gamma": (0, 1
 
 
 # Each integer option: (lowest, highest) allowed; None: not given. The batch's bound keeps a
-# typo from allocating before anything is checked.
+# typo from allocating before anything is checked; the metrics compare samples with at least
+# two real images (with one, density and diversity are not defined).
 INT_RANGES = {"batch": (1, 4096), "mbstd_group": (1, 1024), "swd_every": (0, 1_000_000),
-              "threads": (1, 1024)}
+              "swd_images": (2, 1_000_000), "threads": (1, 1024)}
 
 
 def number_problem(args) -> str | None:
