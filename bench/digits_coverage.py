@@ -16,6 +16,7 @@ with ADA and with no augmentation.
     python bench/digits_coverage.py judge-check runs/digits        # how the judge treats reals
     python bench/digits_coverage.py rejudge runs/digits full --judge other.safetensors
     python bench/digits_coverage.py copies runs/digits small64     # near copies of the 64
+    python bench/digits_coverage.py heldout runs/digits small64    # new digits or the 64?
 
 Runs are plain `livegan train` runs (resumable with --resume); this script prepares, keeps a
 copy of the model of every tick (RUN/tick-models/, so another judge can score the same
@@ -194,6 +195,36 @@ def copies(root: Path, name: str) -> None:
         print(f"| {kimg:g} | {float(d.median()):.3f} | {float((d < line).float().mean()):.2f} |")
 
 
+def heldout(root: Path, name: str) -> None:
+    """Does a small64 run learn digits or its 64 images? Each tick's 512 samples against 512
+    real digits that are NOT in the set (coverage and density in the loop's random features),
+    beside the same against the 64 training images. Two references: 512 other new digits (a
+    generator that has learned the digits) and the 64 training images themselves (one that
+    copies its set perfectly)."""
+    import torch
+
+    from liveGAN.train.diversity import Diversity
+
+    grey, _ = _digits()
+    x = torch.from_numpy(grey)[:, None].float() / 127.5 - 1
+    order = np.random.default_rng(0).permutation(len(x))   # as write_digits splits the set
+    train_set, new, other = x[order[:64]], x[order[64:576]], x[order[576:1088]]
+    on_new, on_train = Diversity(new), Diversity(train_set)
+
+    def row(label, images):
+        a, b = on_new.measure(images), on_train.measure(images)
+        print(f"| {label} | {a['coverage']:.2f} | {a['density']:.2f} | {b['coverage']:.2f} | "
+              f"{b['density']:.2f} |")
+
+    print(f"\nrun-{name}: coverage / density against 512 new digits and against the 64 "
+          f"training images\n\n| kimg | new: coverage | new: density | set: coverage | "
+          f"set: density |\n|---|---:|---:|---:|---:|")
+    row("512 other new digits", other)
+    row("the 64 training images", train_set)
+    for kimg, images in _tick_samples(root, name):
+        row(f"{kimg:g}", images.clamp(-1, 1))
+
+
 def report(root: Path) -> None:
     """Markdown table per run: kimg, classes, confident, top class, coverage, diversity, p."""
     for run in sorted(r for r in root.glob("run-*") if (r / "metrics.jsonl").is_file()):
@@ -228,6 +259,9 @@ def main(argv=None) -> int:
     k = sub.add_parser("copies")
     k.add_argument("root", type=Path)
     k.add_argument("name", help="a small64 run (ROOT/run-NAME)")
+    h = sub.add_parser("heldout")
+    h.add_argument("root", type=Path)
+    h.add_argument("name", help="a small64 run (ROOT/run-NAME)")
     args, extra = parser.parse_known_args(argv)
     if args.command in ("judge-check", "rejudge") and args.judge is None:
         args.judge = args.root / "judge.safetensors"
@@ -239,6 +273,9 @@ def main(argv=None) -> int:
         return 0
     if args.command == "copies":
         copies(args.root, args.name)
+        return 0
+    if args.command == "heldout":
+        heldout(args.root, args.name)
         return 0
     if args.command == "prepare":
         write_digits(args.root)
