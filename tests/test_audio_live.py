@@ -223,6 +223,36 @@ def test_a_device_that_goes_away_and_comes_back_is_heard_again(pulse_server, tmp
     assert sum("stopped delivering" in m for m in said) == 1, said
 
 
+def test_a_lost_device_rests_at_silence_before_its_slow_close():
+    """A stand-in stream whose abort() takes a while (closing a device whose sound server has
+    gone can, and that cannot be made to happen on demand here): the params must rest at
+    silence before the close, not hold the last sound heard until it returns."""
+    from liveGAN.sources import audio
+
+    source = audio.AudioSource({"device": "default"})
+    posted: dict[str, float] = {}
+    source._post = lambda address, value: posted.__setitem__(address, value) or True
+    source._out[source.names.index("level")] = 0.8
+    source._publish(0.0)
+    assert posted["/audio/level"] == pytest.approx(0.8)
+    seen_at_close = []
+
+    class SlowStream:
+        def abort(self):
+            seen_at_close.append(posted["/audio/level"])
+            time.sleep(0.2)
+
+        def close(self):
+            pass
+
+    source._stream = SlowStream()
+    with audio._streams_lock:
+        audio._open_streams += 1     # as _start_stream counts a real one
+    source._lose()
+    assert seen_at_close == [0.0] and posted["/audio/silence"] == 1.0
+    assert source._stream is None
+
+
 def test_overruns_are_counted_in_the_callback_not_printed(capsys):
     import sounddevice as sd
 

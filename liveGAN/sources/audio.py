@@ -420,12 +420,14 @@ class AudioSource:
             sent[i] = out[i]
 
     def _lose(self) -> None:
-        """The device is gone (or failed): close it, and rest at silence."""
-        self._close_stream()
+        """The device is gone (or failed): rest at silence, then close it (in that order:
+        closing a device whose sound server has gone can take seconds, and the params must not
+        hold the last sound heard meanwhile)."""
         np.copyto(self._out, self._rest)
         for pulses in self._pulses.values():
             pulses.reset()
         self._publish(time.perf_counter())
+        self._close_stream()
 
     # -- the device -------------------------------------------------------------------------
 
