@@ -170,6 +170,17 @@ def rejudge(root: Path, name: str, judge_file: Path, psi: float) -> None:
         print(f"| {kimg:g} | {m['classes']} | {m['confident']:.2f} | {m['top_class']:.2f} |")
 
 
+def _split_64():
+    """The digits as [N, 1, RES, RES] in [-1, 1], split as write_digits splits them: the 64 of
+    small64, 512 new digits after them, and 512 more after those."""
+    import torch
+
+    grey, _ = _digits()
+    x = torch.from_numpy(grey)[:, None].float() / 127.5 - 1
+    order = np.random.default_rng(0).permutation(len(x))
+    return x[order[:64]], x[order[64:576]], x[order[576:1088]]
+
+
 def copies(root: Path, name: str) -> None:
     """How close each tick's samples come to copying the 64 training images of a small64 run:
     the distance from each sample to its nearest training image (mean absolute difference per
@@ -177,10 +188,8 @@ def copies(root: Path, name: str) -> None:
     'near copy' is a sample closer to a training image than 95 % of those new digits are."""
     import torch
 
-    grey, _ = _digits()
-    x = torch.from_numpy(grey)[:, None].float() / 127.5 - 1
-    order = np.random.default_rng(0).permutation(len(x))   # as write_digits splits the set
-    train_set, new = x[order[:64]].flatten(1), x[order[64:64 + 512]].flatten(1)
+    train_set, new, _ = _split_64()
+    train_set, new = train_set.flatten(1), new.flatten(1)
 
     def nearest(images):
         return torch.cdist(images.flatten(1), train_set, p=1).min(dim=1).values / (RES * RES)
@@ -201,14 +210,9 @@ def heldout(root: Path, name: str) -> None:
     beside the same against the 64 training images. Two references: 512 other new digits (a
     generator that has learned the digits) and the 64 training images themselves (one that
     copies its set perfectly)."""
-    import torch
-
     from liveGAN.train.diversity import Diversity
 
-    grey, _ = _digits()
-    x = torch.from_numpy(grey)[:, None].float() / 127.5 - 1
-    order = np.random.default_rng(0).permutation(len(x))   # as write_digits splits the set
-    train_set, new, other = x[order[:64]], x[order[64:576]], x[order[576:1088]]
+    train_set, new, other = _split_64()
     on_new, on_train = Diversity(new), Diversity(train_set)
 
     def row(label, images):
