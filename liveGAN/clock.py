@@ -298,7 +298,10 @@ class TempoFollower:
         bpm, beat = target
         tempo.bpm = min(max(bpm, BPM_MIN), BPM_MAX)
         error = beat - tempo.beat
-        if self.source == "link" or abs(error) > self.JUMP_BEATS:
+        # Link's timeline is already smooth; a stopped transport holds the beat exactly (a
+        # gentle pull would let it creep ahead each frame and be pulled back: a wobble).
+        stopped = self.source != "audio" and self.latest is not None and not self.latest.playing
+        if self.source == "link" or stopped or abs(error) > self.JUMP_BEATS:
             tempo.beat = beat
         else:
             tempo.beat += self.PULL * error

@@ -95,6 +95,24 @@ def test_midi_clock_pulls_the_beat_gently_and_jumps_when_far():
     assert tempo.beat == pytest.approx(12.0)
 
 
+def test_a_stopped_transport_holds_the_beat_still_while_the_clock_ticks():
+    # The clock advances the beat each frame at its tempo; a stopped MIDI transport must not
+    # let it creep ahead and be pulled back (a beat that wobbles by a tenth while stopped).
+    follower = TempoFollower("midi")
+    tempo = Tempo(bpm=140, beat=9.49)
+    follower.sync(TempoSync("midi", 140.0, 9.375, 0.0, playing=False))
+    beats = []
+    for frame in range(60):
+        tempo.advance(1 / 30)
+        follower.follow(tempo, frame / 30)
+        beats.append(tempo.beat)
+    assert beats == [9.375] * 60
+    follower.sync(TempoSync("midi", 140.0, 9.375, 2.0, playing=True))   # continue
+    tempo.advance(1 / 30)
+    follower.follow(tempo, 2.0 + 1 / 30)
+    assert tempo.beat > 9.375
+
+
 def test_audio_beat_phase_is_met_at_the_nearest_beat():
     follower = TempoFollower("audio")
     tempo = Tempo(bpm=100, beat=10.9)

@@ -80,7 +80,11 @@ def jack():
                     20)
     yield server
     server.terminate()
-    server.wait(10)
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
 
 
 class Controller:
