@@ -253,6 +253,40 @@ def test_a_lost_device_rests_at_silence_before_its_slow_close():
     assert source._stream is None
 
 
+def test_a_close_that_hangs_is_left_behind_and_the_input_goes_on(monkeypatch):
+    """A stand-in stream whose abort() does not return until released (a sound server that
+    has gone can hang PortAudio's close; that cannot be made to happen on demand here): the
+    input waits CLOSE_WAIT_S, says so in one line, and is free to look for the device again;
+    the stream counts as open until the close does return."""
+    from liveGAN.sources import audio
+
+    monkeypatch.setattr(audio, "CLOSE_WAIT_S", 0.3)
+    source = audio.AudioSource({"device": "default"})
+    logged: list[str] = []
+    source._log = lambda kind, message: logged.append(message)
+    release = threading.Event()
+
+    class HangingStream:
+        def abort(self):
+            release.wait(30)
+
+        def close(self):
+            pass
+
+    source._stream, source.device_name = HangingStream(), "Gone Card"
+    with audio._streams_lock:
+        before = audio._open_streams
+        audio._open_streams += 1     # as _start_stream counts a real one
+    started = time.perf_counter()
+    source._lose()
+    waited = time.perf_counter() - started
+    assert 0.3 <= waited < 5.0 and source._stream is None and not source.listening
+    assert len(logged) == 1 and "'Gone Card'" in logged[0] and "going on" in logged[0], logged
+    assert audio._open_streams == before + 1        # PortAudio still holds it
+    release.set()
+    assert wait_for(lambda: audio._open_streams == before, 5)
+
+
 def test_overruns_are_counted_in_the_callback_not_printed(capsys):
     import sounddevice as sd
 

@@ -56,6 +56,7 @@ WAKE_S = 0.1         # the analysis thread looks at its stream at least this oft
 STALL_S = 2.0        # no block for this long: the device is gone
 FIRST_BLOCK_S = 5.0  # ... or, for a stream just opened, this long
 RETRY_MAX_S = 30.0   # a missing device is looked for at most this far apart (after backing off)
+CLOSE_WAIT_S = 3.0   # a close that takes longer is left to finish on its own thread
 REFRESH_EVERY_S = 30.0  # PortAudio's device list is re-read at most this often while missing
 LOG_KIND = "audio input"
 LATENCIES = ("low", "high")
@@ -526,21 +527,36 @@ class AudioSource:
         self._ready.set()
 
     def _close_stream(self) -> None:
-        global _open_streams
-        stream = self._stream
+        """Close the open stream, waiting at most CLOSE_WAIT_S for it. Closing a device whose
+        sound server has gone can hang inside PortAudio; the close then finishes (or not) on a
+        thread of its own, and the input goes on looking for the device meanwhile."""
+        stream, name = self._stream, self.device_name
         if stream is None:
             return
         if self._link is not None and self._link.audio() is self.ring:
             self._link.share_audio(None)
-        try:
-            stream.abort()   # the callback has run for the last time when this returns
-            stream.close()
-        except Exception as err:  # noqa: BLE001 - a device that vanished may not close cleanly
-            self._log(LOG_KIND, f"audio input: closing {self.device_name!r}: {err}")
-        finally:
-            self._stream = None
-            with _streams_lock:
-                _open_streams -= 1
+        self._stream = None
+        closed = threading.Event()
+
+        def close() -> None:
+            global _open_streams
+            try:
+                stream.abort()   # the callback has run for the last time when this returns
+                stream.close()
+            except Exception as err:  # noqa: BLE001 - a vanished device may not close cleanly
+                self._log(LOG_KIND, f"audio input: closing {name!r}: {err}")
+            finally:
+                # Counted open until PortAudio lets go of it: its device list is refreshed
+                # (PortAudio restarted) only when no stream is open.
+                with _streams_lock:
+                    _open_streams -= 1
+                closed.set()
+
+        threading.Thread(target=close, name="liveGAN-audio-close", daemon=True).start()
+        if not closed.wait(CLOSE_WAIT_S):
+            self._log(LOG_KIND, f"audio input: closing {name!r} is taking over "
+                                f"{CLOSE_WAIT_S:g} s (its sound server may have gone); going on "
+                                "without waiting for it")
 
 
 # -- a song, for offline renders ----------------------------------------------------------------
