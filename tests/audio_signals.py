@@ -208,7 +208,10 @@ class ClickPlayer:
     """Plays clicks into the default output (the null sink in tests and benchmarks) and says,
     in perf_counter time, when each click's first sample leaves for the sink (PortAudio's DAC
     time): `play()` returns it. A click is `pulse` samples at `level`, then silence up to
-    `length` samples; `latency` is PortAudio's ("high": the player must never underrun)."""
+    `length` samples; `latency` is PortAudio's, in seconds or "high" (through ALSA's PulseAudio
+    plugin "high" is no more than the default, 35 ms; 0.2 s keeps a player whose callback is
+    late on a loaded machine from underrunning). `underflows` counts the callbacks PortAudio
+    flagged as late (the sink may have lost what they carried)."""
 
     def __init__(self, sd, rate: int, pulse: int, level: float, length: int,
                  latency=None) -> None:
@@ -219,6 +222,7 @@ class ClickPlayer:
         self._wanted = threading.Event()
         self._position = None
         self.sent: list[float] = []
+        self.underflows = 0
         options = {} if latency is None else {"latency": latency}
         self.stream = sd.OutputStream(samplerate=rate, channels=2, dtype="float32",
                                       callback=self._callback, **options)
@@ -228,6 +232,8 @@ class ClickPlayer:
 
         from liveGAN.pcm import PcmRing
 
+        if status.output_underflow:
+            self.underflows += 1
         outdata[:] = 0
         if self._position is None and self._wanted.is_set():
             self._wanted.clear()
