@@ -254,7 +254,8 @@ class TempoFollower:
 
     `source`: "internal" (the `clock/bpm` param and tap), "link" (hard-locked: Link's timeline is
     already smooth and shared by every peer), "midi" and "audio" (jittery: the beat is pulled
-    toward theirs a little each frame, and jumps only when it is far off). `say` gets one line
+    toward theirs a little each frame, and jumps only when it is far off; while their transport
+    is stopped the beat is held exactly where it stopped). `say` gets one line
     when the source is lost or found again.
     """
 
