@@ -296,29 +296,29 @@ class TempoFollower:
         if not self.following:
             self.following = True
             self.say(f"clock: following the {self.source} tempo ({target[0]:.1f} BPM)")
-        bpm, beat = target
+        bpm, beat, exact = target
         tempo.bpm = min(max(bpm, BPM_MIN), BPM_MAX)
         error = beat - tempo.beat
-        # Link's timeline is already smooth; a stopped transport holds the beat exactly (a
-        # gentle pull would let it creep ahead each frame and be pulled back: a wobble).
-        stopped = self.source != "audio" and self.latest is not None and not self.latest.playing
-        if self.source == "link" or stopped or abs(error) > self.JUMP_BEATS:
+        if exact or abs(error) > self.JUMP_BEATS:
             tempo.beat = beat
         else:
             tempo.beat += self.PULL * error
         return True
 
-    def _target(self, tempo: Tempo, now: float, audio) -> tuple[float, float] | None:
+    def _target(self, tempo: Tempo, now: float, audio) -> tuple[float, float, bool] | None:
+        """The source's (bpm, beat, exact) at `now`; exact: take the beat as it is. Link's
+        timeline is already smooth, and a stopped transport holds the beat where it stopped (a
+        gentle pull would let it creep ahead each frame and be pulled back: a wobble)."""
         if self.source == "audio":
             if audio is None or not audio[0] > 0:
                 return None
             bpm, phase = audio
             # The beat nearest ours that has the tracker's phase.
-            return bpm, round(tempo.beat - phase) + phase
+            return bpm, round(tempo.beat - phase) + phase, False
         sync = self.latest
         if sync is None or (sync.playing and now - sync.at > self.STALE_S):
             return None
-        return sync.bpm, sync.beat_at(now)
+        return sync.bpm, sync.beat_at(now), self.source == "link" or not sync.playing
 
 
 class Quantiser:
