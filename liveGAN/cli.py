@@ -56,5 +56,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The `livegan` program: `main`, then the process ends with its status, even when a
+    sound device's close still hangs (PortAudio's shutdown would wait for it forever). Only
+    here, not in `main`, which other programs and the tests call in their own process."""
+    status = main()
+    audio = sys.modules.get("liveGAN.sources.audio")
+    if audio is not None:
+        audio.leave_now_if_a_close_hangs(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -18,6 +18,19 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:
+    session.config._livegan_status = int(exitstatus)
+
+
+def pytest_unconfigure(config) -> None:
+    """As `livegan` does: a test that took a sound server away can leave a stream whose close
+    hangs, and PortAudio's shutdown at exit would then wait forever; the suite's own status
+    is what the process ends with. (Runs after the summary has been printed.)"""
+    audio = sys.modules.get("liveGAN.sources.audio")
+    if audio is not None:
+        audio.leave_now_if_a_close_hangs(getattr(config, "_livegan_status", 1))
+
+
 def wait_for(condition, timeout: float = 20.0, interval: float = 0.02) -> bool:
     """Poll `condition` until true or `timeout` seconds pass; returns its last value."""
     deadline = time.monotonic() + timeout

@@ -18,6 +18,7 @@ from audio_signals import drum_loop, f_measure, sine, write_audio
 from conftest import wait_for
 from liveGAN.show.options import RunOptions
 from liveGAN.show.show import Show
+from liveGAN.sources import audio
 from liveGAN.standin import stand_in_bundle
 
 RATE = 48000
@@ -133,7 +134,8 @@ def test_a_drum_loop_is_heard_live_onsets_tempo_moves_and_the_recording(
     # frames and input overruns tell a stall from a detection miss.
     assert score >= 0.9, (f"f-measure {score:.3f}; edges at "
                           + " ".join(f"{e:.2f}" for e in edges - offset)
-                          + f"; late frames {show.clock.late_frames}, overruns {source.overruns}")
+                          + f"; late frames {show.clock.late_frames}, overruns {source.overruns}"
+                          + f", samples skipped {source.skipped}; said: " + " | ".join(said))
     # ... and each one stepped the seed (a param -> trigger mapping fires on the rising edge).
     steps = final.values["latent/seed"] - seed_before
     assert abs(steps - len(loop.onsets)) <= 2, (steps, len(loop.onsets), source.overruns)
@@ -217,9 +219,10 @@ def test_a_device_that_goes_away_and_comes_back_is_heard_again(pulse_server, tmp
             # It comes back: taken up again, and heard.
             pulse_server.start()
             assert wait_for(lambda: any("is back" in m for m in said), 60), said
-            assert wait_for(lambda: source.blocks > 50, 60), said
+            before = source.blocks
+            assert wait_for(lambda: source.blocks > before + 50, 60), "\n".join(said)
             player = pulse_server.play(tone)
-            assert wait_for(loud, 30), said
+            assert wait_for(loud, 30), "\n".join(said)
             player.wait(30)
     finally:
         if pulse_server.process is None:
@@ -231,7 +234,6 @@ def test_a_lost_device_rests_at_silence_before_its_slow_close():
     """A stand-in stream whose abort() takes a while (closing a device whose sound server has
     gone can, and that cannot be made to happen on demand here): the params must rest at
     silence before the close, not hold the last sound heard until it returns."""
-    from liveGAN.sources import audio
 
     source = audio.AudioSource({"device": "default"})
     posted: dict[str, float] = {}
@@ -262,7 +264,6 @@ def test_a_close_that_hangs_is_left_behind_and_the_input_goes_on(monkeypatch):
     has gone can hang PortAudio's close; that cannot be made to happen on demand here): the
     input waits CLOSE_WAIT_S, says so in one line, and is free to look for the device again;
     the stream counts as open until the close does return."""
-    from liveGAN.sources import audio
 
     monkeypatch.setattr(audio, "CLOSE_WAIT_S", 0.3)
     source = audio.AudioSource({"device": "default"})
@@ -291,6 +292,14 @@ def test_a_close_that_hangs_is_left_behind_and_the_input_goes_on(monkeypatch):
     assert wait_for(lambda: audio._open_streams == before, 5)
 
 
+class Stream:
+    time = 0.0
+
+
+BLOCK = np.zeros((512, 2), np.float32)
+TIMES = type("T", (), {"inputBufferAdcTime": 0.0})()
+
+
 def test_overruns_are_counted_in_the_callback_not_printed(capsys):
     import sounddevice as sd
 
@@ -298,16 +307,119 @@ def test_overruns_are_counted_in_the_callback_not_printed(capsys):
     from liveGAN.sources.audio import AudioSource
 
     source = AudioSource({"device": "default"})
-    source.ring = PcmRing(RATE, 2, 1.0)
-
-    class Stream:
-        time = 0.0
-
-    source._stream = Stream()
-    block = np.zeros((512, 2), np.float32)
+    own = audio._Own(PcmRing(RATE, 2, 1.0))
+    source._stream = own.stream = Stream()
     overflow = sd.CallbackFlags()
     overflow.input_overflow = True
     for flags in (overflow, sd.CallbackFlags(), overflow):
-        source._callback(block, 512, type("T", (), {"inputBufferAdcTime": 0.0})(), flags)
-    assert source.overruns == 2 and source.ring.written == 3 * 512
+        source._callback(own, BLOCK, 512, TIMES, flags)
+    assert source.overruns == 2 and own.ring.written == 3 * 512
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_stream_let_go_delivers_into_nothing():
+    """Seen live: the stream being closed after its sound server died delivered one more
+    block after it was let go (then failed on the missing stream, in PortAudio's thread).
+    Its blocks belong to no ring: not the next stream's, timed by the next stream's clock."""
+    import sounddevice as sd
+
+    from liveGAN.pcm import PcmRing
+
+    source = audio.AudioSource({"device": "default"})
+    old, new = audio._Own(PcmRing(RATE, 2, 1.0)), audio._Own(PcmRing(RATE, 2, 1.0))
+    old.stream = Stream()
+    source._callback(old, BLOCK, 512, TIMES, sd.CallbackFlags())   # not yet the current one
+    source._stream = new.stream = Stream()                       # the next stream is open
+    source._callback(old, BLOCK, 512, TIMES, sd.CallbackFlags())
+    source._stream = None                                         # ... and let go too
+    source._callback(new, BLOCK, 512, TIMES, sd.CallbackFlags())
+    assert old.ring.written == 0 and new.ring.written == 0 and source._last_block_at == 0.0
+
+
+def test_a_show_whose_sound_server_froze_still_quits(pulse_server, tmp_path):
+    """A sound server that stops answering while the show listens (SIGSTOP: frozen, as a hung
+    server is). Closing its stream then takes seconds, or hangs for good (the next test); the
+    show plays on, and `livegan run` still ends when its time is up, with its own status."""
+    import signal
+    import subprocess
+    import sys
+
+    patch = PATCH.format(device="pulse", extra="").replace('"stand-in"', '"sg2-tiny"')
+    (tmp_path / "patch.toml").write_text(patch)   # the stand-in is for in-process shows only
+    out = tmp_path / "out.txt"
+    with open(out, "w") as sink:
+        show = subprocess.Popen([sys.executable, "-m", "liveGAN.cli", "run", "patch.toml",
+                                 "--headless", "--no-osc", "--no-watch", "--duration", "12"],
+                                cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT)
+    server = pulse_server.process
+    try:
+        assert wait_for(lambda: "listening to 'pulse'" in out.read_text()
+                        or show.poll() is not None, 60) and show.poll() is None, out.read_text()
+        time.sleep(1.0)
+        server.send_signal(signal.SIGSTOP)
+        try:
+            status = show.wait(60)
+        except subprocess.TimeoutExpired:
+            show.kill()
+            pytest.fail("the show did not quit: " + out.read_text())
+    finally:
+        server.send_signal(signal.SIGCONT)
+        pulse_server.stop()     # its clients are in a state no other test should inherit
+        pulse_server.start()
+    said = out.read_text()
+    assert status == 0, said
+    assert "stopped delivering sound" in said, said
+    assert "frames shown" in said, said   # it ended as a show ends, not cut short
+
+
+HUNG_CLOSE = """
+import atexit, sys, threading
+
+# Registered before the guard, as a recording started before the audio input is.
+atexit.register(lambda: print("the recording was finished", flush=True))
+from liveGAN.sources import audio
+
+audio.portaudio()   # PortAudio loaded: its shutdown is registered at exit, the guard after it
+source = audio.AudioSource({"device": "default"})
+never = threading.Event()
+
+
+class Stuck:
+    def abort(self):
+        never.wait()
+
+    def close(self):
+        pass
+
+
+source._stream = Stuck()
+with audio._streams_lock:
+    audio._open_streams += 1
+source._close_stream()   # gives up waiting after CLOSE_WAIT_S; its thread waits on
+print("the show went on", flush=True)
+if sys.argv[1] == "status":
+    audio.leave_now_if_a_close_hangs(3)   # what `livegan` does with its own status
+sys.exit(0)
+"""
+
+
+@pytest.mark.parametrize("how, status", [("status", 3), ("at-exit", 1)])
+def test_a_close_that_never_returns_does_not_keep_the_process(tmp_path, how, status):
+    """The hang a CI run met (an hour, then killed), seen with gdb: a sound server died under
+    a stream, libpulse deadlocked between its mainloop thread (pa_memimport_free) and
+    PortAudio's (snd_pcm_status), so the close never returned; at exit sounddevice's handler
+    ran Pa_Terminate, which closes that stream again and joined the deadlocked thread
+    forever. That deadlock cannot be made on demand, so a stand-in stream whose abort() never
+    returns takes its place here: the process must end anyway, saying why, with the status
+    `livegan` gives (or 1 from the at-exit fallback, which cannot know the status)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "hung_close.py"
+    script.write_text(HUNG_CLOSE)
+    result = subprocess.run([sys.executable, str(script), how], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == status, (result.stdout, result.stderr)
+    assert "the show went on" in result.stdout
+    assert "the recording was finished" in result.stdout   # the other at-exit handlers ran
+    assert "1 sound device(s) never finished closing" in result.stderr, result.stderr

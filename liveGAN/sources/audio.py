@@ -34,12 +34,14 @@ params, with each video frame's values from `liveGAN.audio.offline.analyse_file`
 """
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import sys
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -65,7 +67,9 @@ TRIGGERS = ("onset", "beat")
 # Streams this module holds open, process-wide: PortAudio's device list is refreshed (which
 # closes every stream in the process) only while there are none.
 _open_streams = 0
+_closing = 0   # ... of which this many are being closed (a close can hang for good)
 _streams_lock = threading.Lock()
+_exit_guarded = False
 
 
 def feature_params(names) -> list[Param]:
@@ -178,7 +182,60 @@ def portaudio():
     os.environ.setdefault("JACK_NO_START_SERVER", "1")
     with quiet_stderr():
         import sounddevice
+    _guard_exit()
     return sounddevice
+
+
+class _Own:
+    """What one stream's callback writes to: its own ring, and the stream itself once open
+    (the callback delivers only while that stream is the input's current one)."""
+
+    __slots__ = ("ring", "stream")
+
+    def __init__(self, ring: PcmRing) -> None:
+        self.ring, self.stream = ring, None
+
+
+def _guard_exit() -> None:
+    """Run `leave_now_if_a_close_hangs` at exit before sounddevice's own handler (at-exit
+    handlers run last registered first; this one is registered after sounddevice's import)."""
+    global _exit_guarded
+    if not _exit_guarded:
+        _exit_guarded = True
+        atexit.register(leave_now_if_a_close_hangs, 1)
+
+
+def leave_now_if_a_close_hangs(status: int, wait: float = 1.0) -> None:
+    """End the process now with `status` if closing a stream still hangs. PortAudio's shutdown
+    (sounddevice's at-exit handler) closes every stream once more and would wait for that one
+    forever: seen when a sound server dies under a stream, and libpulse deadlocks between its
+    mainloop and PortAudio's thread. A show must always quit, so the process leaves without
+    that shutdown, after every other at-exit handler has run (a recording is still finished
+    and renamed). Skipping the shutdown and letting Python end on its own is not enough:
+    JACK's client thread, never closed, then runs into unloaded code (a segfault).
+    `livegan` calls this with its own exit status; the at-exit fallback says 1, because the
+    status is not known there. Does nothing when no close hangs."""
+    deadline = time.monotonic() + wait
+    while _closing and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not _closing:
+        return
+    print(f"audio input: {_closing} sound device(s) never finished closing (a sound server "
+          "that went away?); leaving without PortAudio's shutdown, which would wait for them "
+          "forever", file=sys.stderr)
+    sd = sys.modules.get("sounddevice")
+    if sd is not None and hasattr(sd, "_exit_handler"):
+        atexit.unregister(sd._exit_handler)
+    atexit.unregister(leave_now_if_a_close_hangs)
+    run_the_others = getattr(atexit, "_run_exitfuncs", None)   # CPython's; absent: skipped
+    if run_the_others is not None:
+        run_the_others()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed pipe: nothing more can be said anyway
+            pass
+    os._exit(status)
 
 
 def _refresh_device_list(sd) -> None:
@@ -300,7 +357,8 @@ class AudioSource:
         self._heard_before = False
         self.overruns = 0        # blocks PortAudio says the input lost (the machine was late)
         self.skipped = 0         # samples the analysis fell too far behind to look at
-        self.blocks = 0          # blocks analysed
+        self.blocks = 0          # blocks analysed, over every stream opened
+        self._blocks_before = 0  # ... before the stream now open
 
     def params(self) -> list[Param]:
         return feature_params(self.names)
@@ -402,7 +460,7 @@ class AudioSource:
             for name, pulses in self._pulses.items():
                 if values[self._index[name]] > 0.5:
                     pulses.fire()
-        self.blocks = int(round(analyzer.time_s / analyzer.hop_s))
+        self.blocks = self._blocks_before + int(round(analyzer.time_s / analyzer.hop_s))
         np.copyto(self._out, values)
         self._publish(time.perf_counter())
 
@@ -487,18 +545,20 @@ class AudioSource:
         analyzer = AudioAnalyzer(config)
         ring = PcmRing(rate, channels, RING_S)
         self.ring, self.analyzer, self._pick, self._cursor = ring, analyzer, pick, 0
+        self._blocks_before = self.blocks
+        own = _Own(ring)
         try:
             stream = sd.InputStream(device=device["index"], channels=channels,
                                     samplerate=rate, blocksize=analyzer.block,
                                     dtype="float32", latency=options.latency,
-                                    callback=self._callback)
+                                    callback=partial(self._callback, own))
         except Exception as err:  # noqa: BLE001 - busy, or its sound server is down
             self._missing(f"{device['name']!r} does not open ({err})")
             return False
         global _open_streams
         with _streams_lock:
             _open_streams += 1
-        self._stream = stream
+        self._stream = own.stream = stream
         self._opened_at, self._last_block_at = time.perf_counter(), 0.0
         stream.start()
         self.device_name, self.sample_rate = device["name"], rate
@@ -515,14 +575,19 @@ class AudioSource:
         self._heard_before, self._said_missing = True, False
         return True
 
-    def _callback(self, indata, frames, time_info, status) -> None:
-        """PortAudio's thread: copy the block into the ring and wake the analysis. Nothing
-        else happens here (no analysis, no printing, no new arrays)."""
+    def _callback(self, own: "_Own", indata, frames, time_info, status) -> None:
+        """PortAudio's thread: copy the block into its stream's ring and wake the analysis.
+        Nothing else happens here (no analysis, no printing, no new arrays). A stream let go
+        (being closed, perhaps while the next one is already open) can still deliver a block:
+        it is dropped, never written into the next stream's ring at the next stream's time."""
+        stream = own.stream
+        if stream is None or stream is not self._stream:
+            return
         if status.input_overflow:
             self.overruns += 1
         now = time.perf_counter()
-        self.ring.write(indata, PcmRing.capture_time(now, self._stream.time,
-                                                     time_info.inputBufferAdcTime))
+        own.ring.write(indata, PcmRing.capture_time(now, stream.time,
+                                                    time_info.inputBufferAdcTime))
         self._last_block_at = now
         self._ready.set()
 
@@ -537,9 +602,12 @@ class AudioSource:
             self._link.share_audio(None)
         self._stream = None
         closed = threading.Event()
+        global _closing
+        with _streams_lock:
+            _closing += 1
 
         def close() -> None:
-            global _open_streams
+            global _open_streams, _closing
             try:
                 stream.abort()   # the callback has run for the last time when this returns
                 stream.close()
@@ -550,6 +618,7 @@ class AudioSource:
                 # (PortAudio restarted) only when no stream is open.
                 with _streams_lock:
                     _open_streams -= 1
+                    _closing -= 1
                 closed.set()
 
         threading.Thread(target=close, name="liveGAN-audio-close", daemon=True).start()
