@@ -43,4 +43,8 @@ if command -v jackd >/dev/null; then
     sleep 0.2
   done
 fi
-.venv/bin/python -m pytest "$@"
+# A suite that hangs (once: a process that could not exit, for the CI's whole time) is stopped
+# after LIVEGAN_TEST_TIMEOUT (default 45 minutes, about five times a whole run) with SIGABRT, so
+# Python's fault handler prints where every thread was; the status is then 124.
+export PYTHONFAULTHANDLER=1
+timeout --signal=ABRT --kill-after=60 "${LIVEGAN_TEST_TIMEOUT:-45m}" .venv/bin/python -m pytest "$@"
