@@ -331,9 +331,12 @@ def test_a_stream_let_go_delivers_into_nothing():
     source._callback(old, BLOCK, 512, TIMES, sd.CallbackFlags())   # not yet the current one
     source._stream = new.stream = Stream()                       # the next stream is open
     source._callback(old, BLOCK, 512, TIMES, sd.CallbackFlags())
-    source._stream = None                                         # ... and let go too
-    source._callback(new, BLOCK, 512, TIMES, sd.CallbackFlags())
     assert old.ring.written == 0 and new.ring.written == 0 and source._last_block_at == 0.0
+    source._callback(new, BLOCK, 512, TIMES, sd.CallbackFlags())  # the current one is heard
+    assert new.ring.written == 512
+    source._stream = None                                         # ... until it is let go too
+    source._callback(new, BLOCK, 512, TIMES, sd.CallbackFlags())
+    assert old.ring.written == 0 and new.ring.written == 512
 
 
 def test_a_show_whose_sound_server_froze_still_quits(pulse_server, tmp_path):
