@@ -177,13 +177,12 @@ def portaudio():
     """The sounddevice module, imported with libjack told not to start a server and the ALSA
     and JACK chatter of PortAudio's start kept off the terminal. OSError without PortAudio."""
     loaded = sys.modules.get("sounddevice")
-    if loaded is not None:
-        return loaded
-    os.environ.setdefault("JACK_NO_START_SERVER", "1")
-    with quiet_stderr():
-        import sounddevice
-    _guard_exit()
-    return sounddevice
+    if loaded is None:
+        os.environ.setdefault("JACK_NO_START_SERVER", "1")
+        with quiet_stderr():
+            import sounddevice as loaded
+    _guard_exit()   # also when another module imported sounddevice first
+    return loaded
 
 
 class _Own:
