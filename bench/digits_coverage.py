@@ -141,14 +141,16 @@ def judge_check(judge_file: Path) -> None:
         print(f"| {name} | {sure:.3f} | {right} |")
 
 
-def _tick_samples(root: Path, name: str, psi: float = 1.0):
-    """(kimg, 512 samples [N, 1, RES, RES] in [-1, 1]) for every kept tick model of RUN, drawn
-    with the same seed for every model."""
+def _tick_samples(root: Path, name: str, psi: float = 1.0, since: float = 0.0):
+    """(kimg, 512 samples [N, 1, RES, RES] in [-1, 1]) for every kept tick model of RUN from
+    kimg `since` on, drawn with the same seed for every model."""
     import torch
 
     from liveGAN.models import load_generator
 
     for path in sorted((root / f"run-{name}" / "tick-models").glob("kimg-*.safetensors")):
+        if float(path.stem[5:]) < since:
+            continue
         G = load_generator(path, device="cpu")
         g = torch.Generator().manual_seed(999)
         with torch.no_grad():
@@ -158,14 +160,14 @@ def _tick_samples(root: Path, name: str, psi: float = 1.0):
         yield float(path.stem[5:]), images
 
 
-def rejudge(root: Path, name: str, judge_file: Path, psi: float) -> None:
+def rejudge(root: Path, name: str, judge_file: Path, psi: float, since: float = 0.0) -> None:
     """Score every kept tick model of RUN with another judge (512 samples, the loop's seed)."""
     from liveGAN.train.judge import ClassCoverage, load_judge
 
     coverage = ClassCoverage(load_judge(judge_file))
     print(f"\nrun-{name}, judged by {judge_file.name}, psi {psi:g}\n\n"
           f"| kimg | classes | confident | top class |\n|---:|---:|---:|---:|")
-    for kimg, images in _tick_samples(root, name, psi):
+    for kimg, images in _tick_samples(root, name, psi, since):
         m = coverage.measure(images)
         print(f"| {kimg:g} | {m['classes']} | {m['confident']:.2f} | {m['top_class']:.2f} |")
 
@@ -181,7 +183,7 @@ def _split_64():
     return x[order[:64]], x[order[64:576]], x[order[576:1088]]
 
 
-def copies(root: Path, name: str) -> None:
+def copies(root: Path, name: str, since: float = 0.0) -> None:
     """How close each tick's samples come to copying the 64 training images of a small64 run:
     the distance from each sample to its nearest training image (mean absolute difference per
     pixel, [-1, 1] scale), against the same for 512 real digits that are not in the set. A
@@ -199,12 +201,12 @@ def copies(root: Path, name: str) -> None:
     print(f"\nrun-{name}: new digits' nearest distance median {float(base.median()):.3f}, "
           f"5th percentile {line:.3f}\n\n| kimg | samples' median | near copies |\n"
           f"|---:|---:|---:|")
-    for kimg, images in _tick_samples(root, name):
+    for kimg, images in _tick_samples(root, name, since=since):
         d = nearest(images.clamp(-1, 1))
         print(f"| {kimg:g} | {float(d.median()):.3f} | {float((d < line).float().mean()):.2f} |")
 
 
-def heldout(root: Path, name: str) -> None:
+def heldout(root: Path, name: str, since: float = 0.0) -> None:
     """Does a small64 run learn digits or its 64 images? Each tick's 512 samples against 512
     real digits that are NOT in the set (coverage and density in the loop's random features),
     beside the same against the 64 training images. Two references: 512 other new digits (a
@@ -225,7 +227,7 @@ def heldout(root: Path, name: str) -> None:
           f"set: density |\n|---|---:|---:|---:|---:|")
     row("512 other new digits", other)
     row("the 64 training images", train_set)
-    for kimg, images in _tick_samples(root, name):
+    for kimg, images in _tick_samples(root, name, since=since):
         row(f"{kimg:g}", images.clamp(-1, 1))
 
 
@@ -266,6 +268,9 @@ def main(argv=None) -> int:
     h = sub.add_parser("heldout")
     h.add_argument("root", type=Path)
     h.add_argument("name", help="a small64 run (ROOT/run-NAME)")
+    for scoring in (r, k, h):
+        scoring.add_argument("--since", type=float, default=0.0, metavar="KIMG",
+                             help="score only the tick models from this kimg on")
     args, extra = parser.parse_known_args(argv)
     if args.command in ("judge-check", "rejudge") and args.judge is None:
         args.judge = args.root / "judge.safetensors"
@@ -273,13 +278,13 @@ def main(argv=None) -> int:
         judge_check(args.judge)
         return 0
     if args.command == "rejudge":
-        rejudge(args.root, args.name, args.judge, args.psi)
+        rejudge(args.root, args.name, args.judge, args.psi, args.since)
         return 0
     if args.command == "copies":
-        copies(args.root, args.name)
+        copies(args.root, args.name, args.since)
         return 0
     if args.command == "heldout":
-        heldout(args.root, args.name)
+        heldout(args.root, args.name, args.since)
         return 0
     if args.command == "prepare":
         write_digits(args.root)
