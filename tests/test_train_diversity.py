@@ -212,6 +212,9 @@ def test_grain_from_noise_inputs_is_not_variety():
     ("--threads", "-3", "--threads must be between 1 and 1024, got -3"),
     ("--swd-images", "0", "--swd-images must be between 2 and 1000000, got 0"),
     ("--swd-images", "1", "--swd-images must be between 2 and 1000000, got 1"),
+    ("--blur-sigma", "-1", "--blur-sigma must be a number >= 0 and <= 64"),
+    ("--blur-sigma", "nan", "--blur-sigma must be a number >= 0"),
+    ("--blur-kimg", "0", "--blur-kimg must be a number > 0"),
 ])
 def test_train_refuses_numbers_out_of_range_in_one_line(tmp_path, capsys, option, value, says):
     from liveGAN.cli import main
@@ -246,3 +249,26 @@ def test_mbstd_group_option_reaches_the_discriminator(tmp_path, capsys):
     assert main(["train", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
                  "--mbstd-group", "0"]) == 1
     assert "--mbstd-group must be between 1 and 1024, got 0" in capsys.readouterr().err
+
+
+def test_the_blur_of_ds_input_is_a_gaussian_of_sigma_that_fades_out():
+    """A point comes out as a Gaussian of the given sigma (its spread measured from the
+    positions, not the kernel); a flat image stays flat up to its edges (edges repeated, not
+    darkened); the blur falls linearly to none at the fade's end."""
+    from liveGAN.train.augment import blur_for_d, d_blur_sigma
+
+    point = torch.zeros(1, 1, 41, 41)
+    point[0, 0, 20, 20] = 1.0
+    for sigma in (1.0, 2.5):
+        out = blur_for_d(point, sigma)[0, 0]
+        assert float(out.sum()) == pytest.approx(1.0, abs=1e-5)
+        pos = torch.arange(41.0) - 20
+        var_x = float((out.sum(0) * pos ** 2).sum())
+        var_y = float((out.sum(1) * pos ** 2).sum())
+        assert var_x == pytest.approx(sigma ** 2, rel=0.03)
+        assert var_y == pytest.approx(sigma ** 2, rel=0.03)
+    flat = torch.full((2, 3, 8, 8), 0.7)
+    assert torch.allclose(blur_for_d(flat, 3.0), flat, atol=1e-6)
+    assert torch.equal(blur_for_d(point, 0.0), point)
+    assert [d_blur_sigma(2.0, 10.0, k) for k in (0, 5, 10, 20)] == [2.0, 1.0, 0.0, 0.0]
+    assert d_blur_sigma(0.0, 10.0, 0) == 0.0

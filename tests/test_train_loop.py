@@ -5,6 +5,7 @@ a minute on two shared cores.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -462,3 +463,21 @@ def test_resume_keeps_the_runs_length_and_ticks_unless_given(data_dir, tmp_path)
     assert loop.train(loop.TrainConfig(data="", out=str(run), resume=True, kimg=0.024,
                                        tick=0.008, **small), log=lambda m: None) == 0
     assert rows() == [0.004, 0.008, 0.012, 0.016, 0.024]
+
+
+def test_blur_of_ds_input_reaches_training_and_is_recorded(data_dir, tmp_path):
+    """--blur-sigma changes what D sees: the same seed trains the same G twice without it and
+    another G with it; the run says so and keeps it in its config."""
+    models = {}
+    for name, extra in [("plain", []), ("again", []), ("blurred", ["--blur-sigma", "2"])]:
+        run = tmp_path / name
+        result = _train(data_dir, "--out", run, "--kimg", "0.016", "--tick", "0.016",
+                        "--swd-every", "0", *TINY, *extra)
+        assert result.returncode == 0, result.stderr
+        models[name] = hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
+        config = json.loads((run / "config.json").read_text())
+        assert config["blur_sigma"] == (2.0 if extra else 0.0)
+        said = "D's input blurred 2 px fading out by kimg 0.00533333" in result.stderr
+        assert said == bool(extra), result.stderr
+    assert models["plain"] == models["again"]
+    assert models["plain"] != models["blurred"]

@@ -70,6 +70,12 @@ def add_arguments(parser) -> None:
     _option(parser, "--ada-kimg", type=float, default=None,
             help="ADA speed: kimg for p to go from 0 to 1 (default: ten epochs of the data, "
                  "at most --kimg, between 2 and 100)")
+    _option(parser, "--blur-sigma", type=float, default=0.0, metavar="PX",
+            help="D sees real and generated images blurred by a Gaussian of PX pixels at the "
+                 "start, fading out by --blur-kimg: it must judge shapes before detail (0: off)")
+    _option(parser, "--blur-kimg", type=float, default=None, metavar="KIMG",
+            help="kimg by which the blur of D's input has faded out (default: a third of "
+                 "--kimg)")
     _option(parser, "--variety", type=float, default=4.0, metavar="WEIGHT",
             help="weight of the variety floor: pushes apart generated images of different "
                  "latents when they differ less than 0.9 as much as two real images (0: off)")
@@ -102,6 +108,7 @@ def config_from_args(args):
         swd_images=args.swd_images,
         inception=args.inception, judge=args.judge, fit=args.fit, channel_base=args.channel_base,
         channel_max=args.channel_max, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
+        blur_sigma=args.blur_sigma, blur_kimg=args.blur_kimg,
         variety=args.variety, style_mixing=args.style_mixing, ema_kimg=args.ema_kimg,
         ema_rampup=args.ema_rampup, mbstd_group=args.mbstd_group, threads=args.threads,
         progress=not args.no_progress)
@@ -110,6 +117,7 @@ def config_from_args(args):
 # Each float option: (lowest, highest, whether the lowest itself is allowed); None: not given.
 FLOAT_RANGES = {"kimg": (0, 1e6, False), "tick": (0, 1e6, False), "gamma": (0, 1e4, True),
                 "lr": (0, 1.0, False), "ada_target": (0, 1.0, True), "ada_kimg": (0, 1e6, False),
+                "blur_sigma": (0, 64.0, True), "blur_kimg": (0, 1e6, False),
                 "variety": (0, 1e3, True), "style_mixing": (0, 1.0, True),
                 "ema_kimg": (0, 1e6, True), "ema_rampup": (0, 1e3, True)}
 

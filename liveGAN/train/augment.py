@@ -276,3 +276,31 @@ def build_augment(kind: str, ada_target: float = 0.6, ada_kimg: float = 100.0) -
     if kind == "none":
         return NoAugment()
     raise ValueError(f"--aug must be ada, diffaugment or none, got {kind!r}")
+
+
+# ---- D's early blur ------------------------------------------------------------------------
+
+def blur_for_d(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """`images` seen through a Gaussian of `sigma` pixels (separable, edges repeated), as D sees
+    both halves early in a run: while G is still blurry, D cannot win on fine detail alone and
+    must judge the shapes first (StyleGAN3 fades such a blur out of D's input over its first
+    kimg). sigma 0: the images themselves."""
+    if sigma <= 0:
+        return images
+    radius = max(1, min(int(math.ceil(3 * sigma)), 4 * max(images.shape[-2:])))
+    offsets = torch.arange(-radius, radius + 1, device=images.device, dtype=torch.float32)
+    taps = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    taps = (taps / taps.sum()).to(images.dtype)
+    n, c, h, w = images.shape
+    x = images.reshape(n * c, 1, h, w)
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), taps.view(1, 1, 1, -1))
+    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), taps.view(1, 1, -1, 1))
+    return x.reshape(n, c, h, w)
+
+
+def d_blur_sigma(sigma: float, fade_kimg: float, kimg: float) -> float:
+    """The blur of D's input at `kimg`: `sigma` at the start, falling linearly to 0 at
+    `fade_kimg`."""
+    if sigma <= 0 or fade_kimg <= 0:
+        return 0.0
+    return sigma * max(0.0, 1.0 - kimg / fade_kimg)

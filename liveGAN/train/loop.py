@@ -37,6 +37,7 @@ import torch
 
 from liveGAN.files import write_text
 from liveGAN.train import augment as augment_mod
+from liveGAN.train.augment import blur_for_d, d_blur_sigma
 from liveGAN.train import checkpoint as ckpt
 from liveGAN.train.data import BatchSampler, is_grey, prepare, to_tensor
 from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
@@ -75,6 +76,8 @@ class TrainConfig:
     ada_target: float = 0.6
     mbstd_group: int = 4                # images whose spread D sees together (minibatch std)
     ada_kimg: float | None = None       # None: from the data and the length (default_ada_kimg)
+    blur_sigma: float = 0.0             # D sees both halves blurred by this many pixels at first
+    blur_kimg: float | None = None      # ... fading to none by this kimg (None: a third of the run)
     swd_every: int | None = None        # ticks between SWD evaluations (0: never); None: 1,
                                         # or on --resume the run's own
     swd_images: int = 256
@@ -112,6 +115,10 @@ def default_ada_kimg(total_kimg: float, num_images: int) -> float:
     """
     epochs = 10 * num_images / 1000
     return float(min(max(min(epochs, total_kimg), 2.0), 100.0))
+
+
+def _blur_note(sigma: float, fade_kimg: float) -> str:
+    return f", D's input blurred {sigma:g} px fading out by kimg {fade_kimg:g}" if sigma > 0 else ""
 
 
 def default_batch(device: torch.device, world: int = 1) -> int:
@@ -370,6 +377,7 @@ def train(cfg: TrainConfig, log=None) -> int:
     ada_kimg = (cfg.ada_kimg if cfg.ada_kimg is not None
                 else default_ada_kimg(cfg.kimg, len(data.images) * (2 if cfg.mirror else 1)))
     aug = augment_mod.build_augment(cfg.aug, cfg.ada_target, ada_kimg).to(device)
+    blur_kimg = cfg.blur_kimg if cfg.blur_kimg is not None else cfg.kimg / 3
 
     # Lazy regularisation: R1 runs every r1_interval steps, so Adam's lr and betas are
     # rescaled to keep the effective optimisation the same (StyleGAN2 appendix).
@@ -487,6 +495,7 @@ def train(cfg: TrainConfig, log=None) -> int:
         log(f"training {arch} {cfg.res}x{cfg.res}, batch {cfg.batch} ({world} process(es)"
             f"{', DistributedDataParallel' if world > 1 else ''}), "
             f"aug {cfg.aug}{f' (p from 0 to 1 in {ada_kimg:g} kimg)' if cfg.aug == 'ada' else ''}"
+            f"{_blur_note(cfg.blur_sigma, blur_kimg)}"
             f", gamma {gamma:.4g}, device {device}"
             f"{' (bf16 autocast)' if use_amp else ''}, until kimg {cfg.kimg:g}")
         busy = _busy_cpu_note(device)
@@ -510,13 +519,14 @@ def train(cfg: TrainConfig, log=None) -> int:
                 exit_reason = "done" if done else "stopped"
                 break
 
+            blur = d_blur_sigma(cfg.blur_sigma, blur_kimg, cur_nimg / 1000)
             # G step: make D call fakes real, and keep fakes of different latents at least as
             # different as the variety floor (a hinge that only acts on collapse).
             G.requires_grad_(True)
             z = torch.randn(batch_gpu, G.z_dim, device=device)
             with autocast():
                 fakes = G_train(z)
-                fake_logits = D(aug(fakes))
+                fake_logits = D(aug(blur_for_d(fakes, blur)))
                 loss_G = generator_loss(fake_logits.float())
             total_G = loss_G
             if cfg.variety > 0:
@@ -539,7 +549,7 @@ def train(cfg: TrainConfig, log=None) -> int:
                 fake = G_pass(z, update_emas=True)
             with D_fake_sync():
                 with autocast():
-                    fake_logits = D_train(aug(fake))
+                    fake_logits = D_train(aug(blur_for_d(fake, blur)))
                     loss_fake = fake_loss(fake_logits.float())
                 loss_fake.backward()
             # Lazy R1 on the same real pass, every r1_interval steps, scaled up by the interval
@@ -547,7 +557,7 @@ def train(cfg: TrainConfig, log=None) -> int:
             r1_due = batch_idx % cfg.r1_interval == 0 and gamma > 0
             real = sampler.next().detach().requires_grad_(r1_due)
             with autocast() if not r1_due else contextlib.nullcontext():
-                real_logits = D_train(aug(real))
+                real_logits = D_train(aug(blur_for_d(real, blur)))
                 loss_real = real_loss(real_logits.float())
             if r1_due:
                 r1 = r1_penalty(real, real_logits)
