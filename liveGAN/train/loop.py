@@ -37,7 +37,6 @@ import torch
 
 from liveGAN.files import write_text
 from liveGAN.train import augment as augment_mod
-from liveGAN.train.augment import blur_for_d, d_blur_sigma
 from liveGAN.train import checkpoint as ckpt
 from liveGAN.train.data import BatchSampler, is_grey, prepare, to_tensor
 from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
@@ -519,14 +518,14 @@ def train(cfg: TrainConfig, log=None) -> int:
                 exit_reason = "done" if done else "stopped"
                 break
 
-            blur = d_blur_sigma(cfg.blur_sigma, blur_kimg, cur_nimg / 1000)
+            blur = augment_mod.d_blur_sigma(cfg.blur_sigma, blur_kimg, cur_nimg / 1000)
             # G step: make D call fakes real, and keep fakes of different latents at least as
             # different as the variety floor (a hinge that only acts on collapse).
             G.requires_grad_(True)
             z = torch.randn(batch_gpu, G.z_dim, device=device)
             with autocast():
                 fakes = G_train(z)
-                fake_logits = D(aug(blur_for_d(fakes, blur)))
+                fake_logits = D(aug(augment_mod.blur_for_d(fakes, blur)))
                 loss_G = generator_loss(fake_logits.float())
             total_G = loss_G
             if cfg.variety > 0:
@@ -549,7 +548,7 @@ def train(cfg: TrainConfig, log=None) -> int:
                 fake = G_pass(z, update_emas=True)
             with D_fake_sync():
                 with autocast():
-                    fake_logits = D_train(aug(blur_for_d(fake, blur)))
+                    fake_logits = D_train(aug(augment_mod.blur_for_d(fake, blur)))
                     loss_fake = fake_loss(fake_logits.float())
                 loss_fake.backward()
             # Lazy R1 on the same real pass, every r1_interval steps, scaled up by the interval
@@ -557,7 +556,7 @@ def train(cfg: TrainConfig, log=None) -> int:
             r1_due = batch_idx % cfg.r1_interval == 0 and gamma > 0
             real = sampler.next().detach().requires_grad_(r1_due)
             with autocast() if not r1_due else contextlib.nullcontext():
-                real_logits = D_train(aug(blur_for_d(real, blur)))
+                real_logits = D_train(aug(augment_mod.blur_for_d(real, blur)))
                 loss_real = real_loss(real_logits.float())
             if r1_due:
                 r1 = r1_penalty(real, real_logits)
