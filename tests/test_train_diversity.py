@@ -215,6 +215,8 @@ def test_grain_from_noise_inputs_is_not_variety():
     ("--blur-sigma", "-1", "--blur-sigma must be a number >= 0 and <= 64"),
     ("--blur-sigma", "nan", "--blur-sigma must be a number >= 0"),
     ("--blur-kimg", "0", "--blur-kimg must be a number > 0"),
+    ("--d-recon", "-1", "--d-recon must be a number >= 0 and <= 1000"),
+    ("--d-recon", "inf", "--d-recon must be a number >= 0"),
 ])
 def test_train_refuses_numbers_out_of_range_in_one_line(tmp_path, capsys, option, value, says):
     from liveGAN.cli import main
@@ -272,3 +274,35 @@ def test_the_blur_of_ds_input_is_a_gaussian_of_sigma_that_fades_out():
     assert torch.equal(blur_for_d(point, 0.0), point)
     assert [d_blur_sigma(2.0, 10.0, k) for k in (0, 5, 10, 20)] == [2.0, 1.0, 0.0, 0.0]
     assert d_blur_sigma(0.0, 10.0, 0) == 0.0
+
+
+def test_ds_decoder_learns_to_redraw_the_reals_from_its_8x8_features():
+    """--d-recon's decoder: trained on the redrawing alone, D's 8x8 features come to hold the
+    images, so the redrawing beats the best picture-blind answer (every pixel's mean over the
+    set) several times over. Above 32x32 the target is the image averaged in 2x2 blocks."""
+    from liveGAN.train.discriminator import Discriminator, recon_target
+
+    torch.manual_seed(0)
+    images = _images("classic", 32, res=16).mean(dim=1, keepdim=True)
+    blind = float((images - images.mean(dim=0, keepdim=True)).square().mean())
+    D = Discriminator(img_resolution=16, img_channels=1, channel_base=256, channel_max=32,
+                      recon=True)
+    assert D(images[:2]).shape == (2, 1)          # without recon: the logits alone
+    opt = torch.optim.Adam(D.parameters(), lr=2e-3)
+    for _ in range(300):
+        logits, drawn = D(images, recon=True)
+        loss = torch.nn.functional.mse_loss(drawn, recon_target(images))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert logits.shape == (32, 1) and drawn.shape == images.shape
+    assert float(loss) < 0.25 * blind, (float(loss), blind)
+    with pytest.raises(ValueError, match="no decoder"):
+        Discriminator(img_resolution=16, img_channels=1)(images, recon=True)
+
+    big = torch.randn(2, 3, 64, 64)
+    blocks = big.reshape(2, 3, 32, 2, 32, 2).mean(dim=(3, 5))
+    assert torch.allclose(recon_target(big), blocks, atol=1e-6)
+    D64 = Discriminator(img_resolution=64, img_channels=3, channel_base=512, channel_max=16,
+                        recon=True)
+    assert D64(big, recon=True)[1].shape == (2, 3, 32, 32)

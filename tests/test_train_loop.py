@@ -481,3 +481,39 @@ def test_blur_of_ds_input_reaches_training_and_is_recorded(data_dir, tmp_path):
         assert said == bool(extra), result.stderr
     assert models["plain"] == models["again"]
     assert models["plain"] != models["blurred"]
+
+
+def test_d_recon_trains_the_decoder_with_d_and_old_runs_resume_without_it(data_dir, tmp_path):
+    """--d-recon W: the run says so, keeps W in its config, reports the redrawing's error every
+    tick, its checkpoints hold the decoder, and it resumes. A checkpoint from before the option
+    (no d_recon in its config) resumes without a decoder."""
+    from liveGAN.train.checkpoint import load_checkpoint
+
+    run = tmp_path / "recon"
+    result = _train(data_dir, "--out", run, "--kimg", "0.032", "--tick", "0.016",
+                    "--swd-every", "0", "--d-recon", "2", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert "D redraws its reals (weight 2)" in result.stderr
+    assert json.loads((run / "config.json").read_text())["d_recon"] == 2.0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(np.isfinite(r["recon"]) and r["recon"] > 0 for r in rows)
+    ckpt = load_checkpoint(sorted((run / "checkpoints").glob("*.pt"))[-1])
+    assert any(k.startswith("decoder.") for k in ckpt["D"])
+    result = _train("--out", run, "--resume", "--kimg", "0.048", "--no-progress", "--threads",
+                    "1")
+    assert result.returncode == 0, result.stderr
+    assert "D redraws its reals (weight 2)" in result.stderr
+
+    old = tmp_path / "old"
+    result = _train(data_dir, "--out", old, "--kimg", "0.016", "--tick", "0.016",
+                    "--swd-every", "0", *TINY)
+    assert result.returncode == 0, result.stderr
+    path = sorted((old / "checkpoints").glob("*.pt"))[-1]
+    state = load_checkpoint(path)
+    assert not any(k.startswith("decoder.") for k in state["D"])
+    del state["config"]["d_recon"]
+    torch.save(state, path)
+    result = _train("--out", old, "--resume", "--kimg", "0.032", "--no-progress", "--threads",
+                    "1")
+    assert result.returncode == 0, result.stderr
+    assert "D redraws" not in result.stderr

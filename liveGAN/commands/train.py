@@ -79,6 +79,10 @@ def add_arguments(parser) -> None:
     _option(parser, "--variety", type=float, default=4.0, metavar="WEIGHT",
             help="weight of the variety floor: pushes apart generated images of different "
                  "latents when they differ less than 0.9 as much as two real images (0: off)")
+    _option(parser, "--d-recon", type=float, default=0.0, metavar="WEIGHT",
+            help="weight of a task for D: redraw each real image from its 8x8 features, so it "
+                 "learns the images' shapes and not only a cue (FastGAN's self-supervision; "
+                 "0: off)")
     _option(parser, "--style-mixing", type=float, default=0.9, metavar="P",
             help="probability that a training image mixes the styles of two latents "
                  "(StyleGAN2's regulariser; 0: off)")
@@ -109,7 +113,7 @@ def config_from_args(args):
         inception=args.inception, judge=args.judge, fit=args.fit, channel_base=args.channel_base,
         channel_max=args.channel_max, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
         blur_sigma=args.blur_sigma, blur_kimg=args.blur_kimg,
-        variety=args.variety, style_mixing=args.style_mixing, ema_kimg=args.ema_kimg,
+        variety=args.variety, d_recon=args.d_recon, style_mixing=args.style_mixing, ema_kimg=args.ema_kimg,
         ema_rampup=args.ema_rampup, mbstd_group=args.mbstd_group, threads=args.threads,
         progress=not args.no_progress)
 
@@ -118,7 +122,7 @@ def config_from_args(args):
 FLOAT_RANGES = {"kimg": (0, 1e6, False), "tick": (0, 1e6, False), "gamma": (0, 1e4, True),
                 "lr": (0, 1.0, False), "ada_target": (0, 1.0, True), "ada_kimg": (0, 1e6, False),
                 "blur_sigma": (0, 64.0, True), "blur_kimg": (0, 1e6, False),
-                "variety": (0, 1e3, True), "style_mixing": (0, 1.0, True),
+                "variety": (0, 1e3, True), "d_recon": (0, 1e3, True), "style_mixing": (0, 1.0, True),
                 "ema_kimg": (0, 1e6, True), "ema_rampup": (0, 1e3, True)}
 
 

@@ -6,6 +6,9 @@ wide channels and FIR-blurred downsampling ([1, 3, 3, 1], as the official networ
 preset narrow channels and 2x2 average pooling (cheap on a CPU). Both: residual blocks with
 1/sqrt(2) merging, minibatch standard deviation at 4x4, and class conditioning by projection
 (the output is the dot product of the features with an embedding of c) when c_dim > 0.
+Optionally (`recon=True`, `livegan train --d-recon`) a small decoder redraws the real image
+from D's 8x8 features, a self-supervised task in the spirit of FastGAN (Liu et al. 2021): D
+must keep what the image looks like, not only a cue that tells it from a fake.
 """
 from __future__ import annotations
 
@@ -76,7 +79,8 @@ class Discriminator(nn.Module):
 
     def __init__(self, c_dim: int = 0, img_resolution: int = 128, img_channels: int = 3,
                  channel_base: int = 2048, channel_max: int = 256, blur: bool = False,
-                 mbstd_group_size: int = 4, cmap_dim: int | None = None) -> None:
+                 mbstd_group_size: int = 4, cmap_dim: int | None = None,
+                 recon: bool = False) -> None:
         super().__init__()
         log2 = int(round(math.log2(img_resolution)))
         if img_resolution < 8 or 2 ** log2 != img_resolution:
@@ -85,7 +89,8 @@ class Discriminator(nn.Module):
         self.init_kwargs = dict(c_dim=c_dim, img_resolution=img_resolution,
                                 img_channels=img_channels, channel_base=channel_base,
                                 channel_max=channel_max, blur=blur,
-                                mbstd_group_size=mbstd_group_size, cmap_dim=cmap_dim)
+                                mbstd_group_size=mbstd_group_size, cmap_dim=cmap_dim,
+                                recon=recon)
         ch = lambda res: channels_at(res, channel_base, channel_max)  # noqa: E731
         self.fromrgb = EqualConv(img_channels, ch(img_resolution), 1)
         self.blocks = nn.Sequential(*[
@@ -97,6 +102,10 @@ class Discriminator(nn.Module):
         self.cmap_dim = (cmap_dim or c4) if c_dim > 0 else 1
         self.out = EqualLinear(c4, self.cmap_dim)
         self.embed = EqualLinear(c_dim, self.cmap_dim) if c_dim > 0 else None
+        # The blocks that reach 8x8 (the decoder reads there); none when the input is 8x8.
+        self.to_8x8 = log2 - 3
+        self.decoder = (ReconDecoder(ch(8), img_channels, min(img_resolution, RECON_RES))
+                        if recon else None)
 
     def _minibatch_std(self, x: torch.Tensor) -> torch.Tensor:
         # One extra feature map: the std of features across a small group of images. A collapsed
@@ -110,8 +119,19 @@ class Discriminator(nn.Module):
         y = y.mean(dim=[1, 2, 3]).reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
         return torch.cat([x, y.to(x.dtype)], dim=1)
 
-    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.blocks(self.fromrgb(img))
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None,
+                recon: bool = False):
+        """Logits [N, 1]; with `recon`, also the decoder's redrawing of `img` [N, C, r, r] (r =
+        the resolution, at most RECON_RES: compare it with `recon_target(img)`)."""
+        x = self.fromrgb(img)
+        for block in self.blocks[:self.to_8x8]:
+            x = block(x)
+        drawn = None
+        if recon:
+            if self.decoder is None:
+                raise ValueError("this discriminator has no decoder: build it with recon=True")
+            drawn = self.decoder(x)
+        x = self.blocks[self.to_8x8:](x)
         x = self.conv(self._minibatch_std(x))
         x = self.out(self.fc(x.flatten(1)))
         if self.embed is not None:
@@ -119,7 +139,43 @@ class Discriminator(nn.Module):
                 raise ValueError(f"this discriminator is conditional (c_dim={self.c_dim}): pass c")
             cmap = self.embed(c.to(x.dtype))
             x = (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
-        return x
+        return (x, drawn) if recon else x
+
+
+# The decoder redraws images at most this large: above it, the target is the image averaged down
+# to it (the layout, which is what the 8x8 features can hold), so its cost does not grow with
+# the training resolution.
+RECON_RES = 32
+
+
+class ReconDecoder(nn.Module):
+    """D's 8x8 features -> the image at `res` (8 <= res <= RECON_RES): a 3x3 conv to 64
+    channels, then per doubling nearest 2x upsampling and a 3x3 conv halving the channels, then
+    a 3x3 conv to the image's channels (leaky ReLU 0.2 between). Plain convolutions at
+    PyTorch's default initialisation: only D's features need the equalised rate."""
+
+    def __init__(self, in_channels: int, img_channels: int, res: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, 64, 3, padding=1), nn.LeakyReLU(0.2)]
+        ch = 64
+        for _ in range(int(round(math.log2(res))) - 3):
+            layers += [nn.Upsample(scale_factor=2), nn.Conv2d(ch, ch // 2, 3, padding=1),
+                       nn.LeakyReLU(0.2)]
+            ch //= 2
+        layers.append(nn.Conv2d(ch, img_channels, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features.float())
+
+
+def recon_target(img: torch.Tensor) -> torch.Tensor:
+    """What the decoder should draw for `img`: the image itself, averaged down to RECON_RES
+    when larger."""
+    img = img.float()
+    if img.shape[-1] > RECON_RES:
+        img = F.adaptive_avg_pool2d(img, RECON_RES)
+    return img
 
 
 def discriminator_kwargs(arch: str, img_resolution: int, img_channels: int = 3,

@@ -13,6 +13,8 @@ three channels the slightest tint in G's output is a cue D never loses, and on s
 that alone made D win outright and G collapse to one class within 4 kimg.
 Every metrics tick measures SWD, coverage/density/diversity (`diversity.py`, with a warning when
 samples of different latents converge) and, with --judge, class coverage (`judge.py`).
+With --d-recon, D also redraws each real image from its 8x8 features (a decoder trained with
+D, never exported), so it learns the images' shapes rather than a cue alone.
 Data parallel across processes when started by torchrun (RANK/WORLD_SIZE/LOCAL_RANK set): each
 process draws its own share of the batch; G and D are wrapped in DistributedDataParallel, which
 averages their gradients during backward. Each trained network goes through its DDP wrapper
@@ -39,7 +41,7 @@ from liveGAN.files import write_text
 from liveGAN.train import augment as augment_mod
 from liveGAN.train import checkpoint as ckpt
 from liveGAN.train.data import BatchSampler, is_grey, prepare, to_tensor
-from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
+from liveGAN.train.discriminator import Discriminator, discriminator_kwargs, recon_target
 from liveGAN.train.loss import (default_gamma, fake_loss, generator_loss, r1_penalty,
                                 real_loss, real_pair_distance, variety_penalty)
 from liveGAN.train.progress import Progress, ThroughputWatch
@@ -72,6 +74,7 @@ class TrainConfig:
     r1_interval: int = 16
     style_mixing: float = 0.9
     variety: float = 4.0                # weight of the variety floor against mode collapse (0: off)
+    d_recon: float = 0.0                # weight of D's redrawing of the reals (0: no decoder)
     ada_target: float = 0.6
     mbstd_group: int = 4                # images whose spread D sees together (minibatch std)
     ada_kimg: float | None = None       # None: from the data and the length (default_ada_kimg)
@@ -219,6 +222,7 @@ def _build_networks(cfg: TrainConfig, saved: tuple[str, dict] | None = None, cha
     if cfg.channel_max is not None:
         d_kwargs["channel_max"] = int(cfg.channel_max)
     d_kwargs["mbstd_group_size"] = int(cfg.mbstd_group)
+    d_kwargs["recon"] = cfg.d_recon > 0
     return G.train().requires_grad_(False), dict(g_kwargs), arch, Discriminator(**d_kwargs)
 
 
@@ -317,6 +321,8 @@ def train(cfg: TrainConfig, log=None) -> int:
             raise TrainError(f"--resume: no readable checkpoint in {out / 'checkpoints'}")
         path, resume_state = found
         saved = dict(resume_state["config"])
+        # Runs from before D could redraw its reals have no decoder in their checkpoints.
+        saved.setdefault("d_recon", 0.0)
         # This session's own settings come from the command line; the length, the rhythm and
         # the precision only when given (None: the run's own).
         for key in ("device", "progress", "threads", "judge"):
@@ -495,6 +501,7 @@ def train(cfg: TrainConfig, log=None) -> int:
             f"{', DistributedDataParallel' if world > 1 else ''}), "
             f"aug {cfg.aug}{f' (p from 0 to 1 in {ada_kimg:g} kimg)' if cfg.aug == 'ada' else ''}"
             f"{_blur_note(cfg.blur_sigma, blur_kimg)}"
+            f"{f', D redraws its reals (weight {cfg.d_recon:g})' if cfg.d_recon > 0 else ''}"
             f", gamma {gamma:.4g}, device {device}"
             f"{' (bf16 autocast)' if use_amp else ''}, until kimg {cfg.kimg:g}")
         busy = _busy_cpu_note(device)
@@ -556,15 +563,24 @@ def train(cfg: TrainConfig, log=None) -> int:
             r1_due = batch_idx % cfg.r1_interval == 0 and gamma > 0
             real = sampler.next().detach().requires_grad_(r1_due)
             with autocast() if not r1_due else contextlib.nullcontext():
-                real_logits = D_train(aug(augment_mod.blur_for_d(real, blur)))
+                real_in = aug(augment_mod.blur_for_d(real, blur))
+                if cfg.d_recon > 0:
+                    # D also redraws the real image it saw from its 8x8 features (FastGAN's
+                    # self-supervision): it must hold the digit's shape, not only a cue.
+                    real_logits, drawn = D_train(real_in, recon=True)
+                    recon = torch.nn.functional.mse_loss(drawn, recon_target(real_in.detach()))
+                    add("recon", recon.item())
+                else:
+                    real_logits = D_train(real_in)
                 loss_real = real_loss(real_logits.float())
+                total_real = loss_real + cfg.d_recon * recon if cfg.d_recon > 0 else loss_real
             if r1_due:
                 r1 = r1_penalty(real, real_logits)
-                (loss_real + r1 * (gamma / 2) * cfg.r1_interval).backward()
+                (total_real + r1 * (gamma / 2) * cfg.r1_interval).backward()
                 add("r1", r1.item())
                 counters["r1_steps"] += 1
             else:
-                loss_real.backward()
+                total_real.backward()
             D.requires_grad_(False)
             if isinstance(aug, augment_mod.ADA):
                 aug.accumulate(real_logits.detach())
