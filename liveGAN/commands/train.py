@@ -113,8 +113,9 @@ def config_from_args(args):
         inception=args.inception, judge=args.judge, fit=args.fit, channel_base=args.channel_base,
         channel_max=args.channel_max, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
         blur_sigma=args.blur_sigma, blur_kimg=args.blur_kimg,
-        variety=args.variety, d_recon=args.d_recon, style_mixing=args.style_mixing, ema_kimg=args.ema_kimg,
-        ema_rampup=args.ema_rampup, mbstd_group=args.mbstd_group, threads=args.threads,
+        variety=args.variety, d_recon=args.d_recon, style_mixing=args.style_mixing,
+        ema_kimg=args.ema_kimg, ema_rampup=args.ema_rampup, mbstd_group=args.mbstd_group,
+        threads=args.threads,
         progress=not args.no_progress)
 
 
@@ -122,7 +123,8 @@ def config_from_args(args):
 FLOAT_RANGES = {"kimg": (0, 1e6, False), "tick": (0, 1e6, False), "gamma": (0, 1e4, True),
                 "lr": (0, 1.0, False), "ada_target": (0, 1.0, True), "ada_kimg": (0, 1e6, False),
                 "blur_sigma": (0, 64.0, True), "blur_kimg": (0, 1e6, False),
-                "variety": (0, 1e3, True), "d_recon": (0, 1e3, True), "style_mixing": (0, 1.0, True),
+                "variety": (0, 1e3, True), "d_recon": (0, 1e3, True),
+                "style_mixing": (0, 1.0, True),
                 "ema_kimg": (0, 1e6, True), "ema_rampup": (0, 1e3, True)}
 
 
