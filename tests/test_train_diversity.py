@@ -296,7 +296,7 @@ def test_ds_decoder_learns_to_redraw_the_reals_from_its_8x8_features():
         loss.backward()
         opt.step()
     assert logits.shape == (32, 1) and drawn.shape == images.shape
-    assert float(loss) < 0.25 * blind, (float(loss), blind)
+    assert loss.item() < 0.25 * blind, (loss.item(), blind)
     with pytest.raises(ValueError, match="no decoder"):
         Discriminator(img_resolution=16, img_channels=1)(images, recon=True)
 
