@@ -102,7 +102,7 @@ class Discriminator(nn.Module):
         self.cmap_dim = (cmap_dim or c4) if c_dim > 0 else 1
         self.out = EqualLinear(c4, self.cmap_dim)
         self.embed = EqualLinear(c_dim, self.cmap_dim) if c_dim > 0 else None
-        # The blocks that reach 8x8 (the decoder reads there); none when the input is 8x8.
+        # The index of the block whose input is 8x8 (the decoder reads there).
         self.to_8x8 = log2 - 3
         self.decoder = (ReconDecoder(ch(8), img_channels, min(img_resolution, RECON_RES))
                         if recon else None)
@@ -123,15 +123,13 @@ class Discriminator(nn.Module):
                 recon: bool = False):
         """Logits [N, 1]; with `recon`, also the decoder's redrawing of `img` [N, C, r, r] (r =
         the resolution, at most RECON_RES: compare it with `recon_target(img)`)."""
-        x = self.fromrgb(img)
-        for block in self.blocks[:self.to_8x8]:
+        if recon and self.decoder is None:
+            raise ValueError("this discriminator has no decoder: build it with recon=True")
+        x, drawn = self.fromrgb(img), None
+        for i, block in enumerate(self.blocks):
+            if recon and i == self.to_8x8:
+                drawn = self.decoder(x)
             x = block(x)
-        drawn = None
-        if recon:
-            if self.decoder is None:
-                raise ValueError("this discriminator has no decoder: build it with recon=True")
-            drawn = self.decoder(x)
-        x = self.blocks[self.to_8x8:](x)
         x = self.conv(self._minibatch_std(x))
         x = self.out(self.fc(x.flatten(1)))
         if self.embed is not None:
@@ -166,7 +164,7 @@ class ReconDecoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(features.float())
+        return self.net(features)
 
 
 def recon_target(img: torch.Tensor) -> torch.Tensor:

@@ -568,12 +568,14 @@ def train(cfg: TrainConfig, log=None) -> int:
                     # D also redraws the real image it saw from its 8x8 features (FastGAN's
                     # self-supervision): it must hold the digit's shape, not only a cue.
                     real_logits, drawn = D_train(real_in, recon=True)
-                    recon = torch.nn.functional.mse_loss(drawn, recon_target(real_in.detach()))
+                    loss_real = real_loss(real_logits.float())
+                    recon = torch.nn.functional.mse_loss(drawn.float(),
+                                                         recon_target(real_in.detach()))
                     add("recon", recon.item())
+                    total_real = loss_real + cfg.d_recon * recon
                 else:
                     real_logits = D_train(real_in)
-                loss_real = real_loss(real_logits.float())
-                total_real = loss_real + cfg.d_recon * recon if cfg.d_recon > 0 else loss_real
+                    loss_real = total_real = real_loss(real_logits.float())
             if r1_due:
                 r1 = r1_penalty(real, real_logits)
                 (total_real + r1 * (gamma / 2) * cfg.r1_interval).backward()
