@@ -3,7 +3,7 @@
 The set: scikit-learn's `load_digits` (1797 grey 8x8 digits, 10 classes, BSD licence; install
 scikit-learn for this benchmark only), upscaled to 32x32 and written as PNGs in one folder per
 class. A judge (`liveGAN.train.judge.SmallClassifier`) is trained on the real images; then
-`livegan train` runs with its defaults (light, ADA, batch 8 on a CPU) and `--judge`, and every
+`livegan train` runs with its defaults (light, ADA, batch 2 on a CPU) and `--judge`, and every
 metrics tick reports how many classes the samples reach, the confident fraction and the
 largest class's share, next to coverage/diversity. The small-data variant trains on 64 images
 with ADA and with no augmentation.
@@ -169,7 +169,7 @@ def rejudge(root: Path, name: str, judge_file: Path, psi: float, since: float = 
           f"| kimg | classes | confident | top class |\n|---:|---:|---:|---:|")
     for kimg, images in _tick_samples(root, name, psi, since):
         m = coverage.measure(images)
-        print(f"| {kimg:g} | {m['classes']} | {m['confident']:.2f} | {m['top_class']:.2f} |")
+        print(f"| {kimg:g} | {m['classes']} | {m['confident']:.3f} | {m['top_class']:.2f} |")
 
 
 def _split_64():

@@ -145,7 +145,7 @@ def test_train_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for needle in ["(default: 128)", "(default: 8 on a CPU, 16 on CUDA)", "(default: ada)",
+    for needle in ["(default: 128)", "(default: 2 on a CPU, 16 on CUDA)", "(default: ada)",
                    "(default: 0.002)", "(default: 0)", "ten epochs of the data"]:
         assert needle in text, needle
 

@@ -394,15 +394,15 @@ def test_ema_options_set_the_saved_average(data_dir, tmp_path):
 def test_default_batch_follows_the_device_and_the_processes():
     from liveGAN.train.loop import default_batch
 
-    assert default_batch(torch.device("cpu")) == 8
+    assert default_batch(torch.device("cpu")) == 2
     assert default_batch(torch.device("cuda:0")) == 16      # a device name; no GPU needed
-    assert default_batch(torch.device("cpu"), world=3) == 9    # a multiple of the processes
+    assert default_batch(torch.device("cpu"), world=3) == 6    # a pair for each process
     assert default_batch(torch.device("cuda:1"), world=4) == 16
 
 
 def test_batch_defaults_on_a_fresh_run_and_resume_keeps_the_runs_own(data_dir, tmp_path,
                                                                      monkeypatch):
-    """No --batch: 8 on this CPU, written to config.json. --resume keeps the checkpoint's batch
+    """No --batch: 2 on this CPU, written to config.json. --resume keeps the checkpoint's batch
     for drawing images, not the command line's default (which once drew 16 real images per
     step into a batch-4 run while counting 4)."""
     from liveGAN.train import loop
@@ -420,15 +420,15 @@ def test_batch_defaults_on_a_fresh_run_and_resume_keeps_the_runs_own(data_dir, t
     fresh = tmp_path / "fresh"
     assert loop.train(loop.TrainConfig(data=str(data_dir), out=str(fresh), kimg=0.008, **small),
                       log=lambda m: None) == 0
-    assert drawn == [8]
-    assert json.loads((fresh / "config.json").read_text())["batch"] == 8
+    assert drawn == [2]
+    assert json.loads((fresh / "config.json").read_text())["batch"] == 2
 
     run = tmp_path / "run"
     assert loop.train(loop.TrainConfig(data=str(data_dir), out=str(run), kimg=0.008, batch=4,
                                        **small), log=lambda m: None) == 0
     assert loop.train(loop.TrainConfig(data="", out=str(run), kimg=0.016, resume=True,
                                        **small), log=lambda m: None) == 0
-    assert drawn == [8, 4, 4]
+    assert drawn == [2, 4, 4]
     from liveGAN.train.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(run / "checkpoints" / f"ckpt-{16:012d}.pt")

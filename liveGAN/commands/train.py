@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
     _option(parser, "--arch", choices=["light", "stylegan2"], default="light",
             help="generator architecture (light: fast on CPUs and live)")
     _option(parser, "--batch", type=int, default=None,
-            help="images per step (all processes) (default: 8 on a CPU, 16 on CUDA)")
+            help="images per step (all processes) (default: 2 on a CPU, 16 on CUDA)")
     _option(parser, "--kimg", type=float, default=None,
             help="total length in thousands of real images shown to D (default: 100; "
                  "--resume keeps the run's unless given)")

@@ -55,7 +55,7 @@ class TrainConfig:
     out: str
     res: int = 128
     arch: str = "light"
-    batch: int | None = None            # None: default_batch (8 on a CPU, 16 on CUDA)
+    batch: int | None = None            # None: default_batch (2 on a CPU, 16 on CUDA)
     kimg: float | None = None           # None: 100, or on --resume the run's own
     tick: float | None = None           # None: 4, or on --resume the run's own
     aug: str = "ada"
@@ -124,18 +124,21 @@ def _blur_note(sigma: float, fade_kimg: float) -> str:
 
 
 def default_batch(device: torch.device, world: int = 1) -> int:
-    """Images per step when --batch is not given: 8 on a CPU, 16 on CUDA (a multiple of the
-    processes).
+    """Images per step when --batch is not given: 2 per process on a CPU, 16 on CUDA (a
+    multiple of the processes).
 
-    A CPU's time per image hardly depends on the batch (on sklearn's digits at 32x32, one
-    thread: 1.075 times the CPU time at batch 8 as at 16, same images), so 8 gives nearly twice
-    the updates for the same images and time, and a short run gets about as far in half the
-    kimg: at 30 kimg, batch 8 drew 10 classes with 42 % of samples confident where batch 16
-    drew 9 with 32 % (bench/RESULTS.md). A GPU finishes a small batch no faster than a larger
-    one, so there the batch stays 16.
+    On a CPU a smaller batch buys many more updates for the same images at a modest cost: on
+    sklearn's digits at 32x32 (one thread) batch 2 takes 1.6 times the CPU time of batch 8 for
+    four times the updates, 1.17 times at 128x128. At 30 kimg batch 2 drew better samples than
+    batch 8 on each of four seeds (a classifier sure of 50-52 % of them where batch 8 reached
+    37-42 %, SWD 28-43 against 39-64: bench/RESULTS.md, issue 16). A GPU finishes a small
+    batch no faster than a larger one, so there the batch stays 16.
     """
-    per_step = 16 if device.type == "cuda" else 8
-    return -(-per_step // world) * world
+    if device.type == "cuda":
+        return -(-16 // world) * world
+    # Two per process: the variety floor and D's minibatch std compare images within one
+    # process's share, and a share of one image has nothing to compare.
+    return 2 * world
 
 
 @dataclass
