@@ -141,9 +141,11 @@ def judge_check(judge_file: Path) -> None:
         print(f"| {name} | {sure:.3f} | {right} |")
 
 
-def _tick_samples(root: Path, name: str, psi: float = 1.0, since: float = 0.0):
-    """(kimg, 512 samples [N, 1, RES, RES] in [-1, 1]) for every kept tick model of RUN from
-    kimg `since` on, drawn with the same seed for every model."""
+def _tick_samples(root: Path, name: str, psi: float = 1.0, since: float = 0.0,
+                  samples: int = 512):
+    """(kimg, `samples` samples [N, 1, RES, RES] in [-1, 1]) for every kept tick model of RUN
+    from kimg `since` on, drawn with the same seed for every model (the first 512 are the same
+    whatever `samples` is)."""
     import torch
 
     from liveGAN.models import load_generator
@@ -156,18 +158,19 @@ def _tick_samples(root: Path, name: str, psi: float = 1.0, since: float = 0.0):
         with torch.no_grad():
             images = torch.cat([G(torch.randn(64, G.z_dim, generator=g), None,
                                   truncation_psi=psi, noise_mode="const").float()
-                                for _ in range(8)])
+                                for _ in range(-(-samples // 64))])
         yield float(path.stem[5:]), images
 
 
-def rejudge(root: Path, name: str, judge_file: Path, psi: float, since: float = 0.0) -> None:
-    """Score every kept tick model of RUN with another judge (512 samples, the loop's seed)."""
+def rejudge(root: Path, name: str, judge_file: Path, psi: float, since: float = 0.0,
+            samples: int = 512) -> None:
+    """Score every kept tick model of RUN with another judge (512 samples by default)."""
     from liveGAN.train.judge import ClassCoverage, load_judge
 
     coverage = ClassCoverage(load_judge(judge_file))
-    print(f"\nrun-{name}, judged by {judge_file.name}, psi {psi:g}\n\n"
+    print(f"\nrun-{name}, judged by {judge_file.name}, psi {psi:g}, {samples} samples\n\n"
           f"| kimg | classes | confident | top class |\n|---:|---:|---:|---:|")
-    for kimg, images in _tick_samples(root, name, psi, since):
+    for kimg, images in _tick_samples(root, name, psi, since, samples):
         m = coverage.measure(images)
         print(f"| {kimg:g} | {m['classes']} | {m['confident']:.3f} | {m['top_class']:.2f} |")
 
@@ -245,6 +248,17 @@ def report(root: Path) -> None:
                   f"{r.get('swd', float('nan')):.0f} | {r['aug_p']:.3f} | {r['img_per_s']:.1f} |")
 
 
+def _samples(text: str) -> int:
+    """--samples: a multiple of 64 from 64 to 65 536."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 64 <= n <= 65536 or n % 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a multiple of 64 from 64 to 65536")
+    return n
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -262,6 +276,7 @@ def main(argv=None) -> int:
     r.add_argument("name", help="the run (ROOT/run-NAME)")
     r.add_argument("--judge", type=Path, help="judge file (default: ROOT/judge.safetensors)")
     r.add_argument("--psi", type=float, default=1.0, help="truncation of the samples")
+    r.add_argument("--samples", type=_samples, default=512, metavar="N", help="samples per tick model, a multiple of 64 (default 512)")
     k = sub.add_parser("copies")
     k.add_argument("root", type=Path)
     k.add_argument("name", help="a small64 run (ROOT/run-NAME)")
@@ -278,7 +293,7 @@ def main(argv=None) -> int:
         judge_check(args.judge)
         return 0
     if args.command == "rejudge":
-        rejudge(args.root, args.name, args.judge, args.psi, args.since)
+        rejudge(args.root, args.name, args.judge, args.psi, args.since, args.samples)
         return 0
     if args.command == "copies":
         copies(args.root, args.name, args.since)

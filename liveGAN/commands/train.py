@@ -69,7 +69,7 @@ def add_arguments(parser) -> None:
     _option(parser, "--ada-target", type=float, default=0.6, help="ADA target for r_t")
     _option(parser, "--ada-kimg", type=float, default=None,
             help="ADA speed: kimg for p to go from 0 to 1 (default: ten epochs of the data, "
-                 "at most --kimg, between 2 and 100)")
+                 "at most --kimg, between 16 and 100)")
     _option(parser, "--blur-sigma", type=float, default=0.0, metavar="PX",
             help="D sees real and generated images blurred by a Gaussian of PX pixels at the "
                  "start, fading out by --blur-kimg: it must judge shapes before detail (0: off)")

@@ -105,18 +105,25 @@ class TrainError(Exception):
     """A run that cannot start or continue; the message says why."""
 
 
+# ADA's p never goes from 0 to 1 in less than this. Early on D wins because G is still bad, not
+# because it memorised, and a fast p then costs the samples their spread: on 64 digits at 2
+# images per step, p from 0 to 1 in 2 kimg reached 0.4-0.6 by kimg 4-6, and at kimg 12 the
+# samples covered 0.03 and 0.06 of new digits (two seeds) against 0.14 and 0.12 with 16 kimg
+# (bench/RESULTS.md, "ADA's speed on a tiny set at batch 2").
+ADA_FASTEST_KIMG = 16.0
+
+
 def default_ada_kimg(total_kimg: float, num_images: int) -> float:
     """How many kimg ADA's p needs to go from 0 to 1, from the data set and the run's length.
 
     StyleGAN2-ADA's fixed 500 kimg (100 here before) suits runs of thousands of kimg; in a
     30 kimg run on a small set it let p reach 0.04 by 5 kimg, after D had begun to memorise.
     D memorises a set after seeing it some ten times, so p may rise from 0 to 1 in ten epochs
-    of the data, and within the planned run at the latest; never faster than 2 kimg (early on D
-    wins because G is still bad, not because it memorised: p must not jump at that) nor slower
-    than 100 kimg.
+    of the data, and within the planned run at the latest; never faster than ADA_FASTEST_KIMG
+    nor slower than 100 kimg.
     """
     epochs = 10 * num_images / 1000
-    return float(min(max(min(epochs, total_kimg), 2.0), 100.0))
+    return float(min(max(min(epochs, total_kimg), ADA_FASTEST_KIMG), 100.0))
 
 
 def _blur_note(sigma: float, fade_kimg: float) -> str:
