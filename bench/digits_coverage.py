@@ -17,6 +17,7 @@ with ADA and with no augmentation.
     python bench/digits_coverage.py rejudge runs/digits full --judge other.safetensors
     python bench/digits_coverage.py copies runs/digits small64     # near copies of the 64
     python bench/digits_coverage.py heldout runs/digits small64    # new digits or the 64?
+    python bench/digits_coverage.py turned runs/digits small64     # augmentations leaking?
 
 Runs are plain `livegan train` runs (resumable with --resume); this script prepares, keeps a
 copy of the model of every tick (RUN/tick-models/, so another judge can score the same
@@ -234,6 +235,30 @@ def heldout(root: Path, name: str, since: float = 0.0) -> None:
         row(f"{kimg:g}", images.clamp(-1, 1))
 
 
+def turned(root: Path, name: str, judge_file: Path, since: float = 0.0) -> None:
+    """Do the augmentations leak? The share of each tick's 512 samples that the judge reads
+    confidently (>= 0.9) only when rotated by a quarter turn or more or mirrored, while the
+    sample as drawn is a guess (< 0.5). Real digits give 0; a leak raises it."""
+    import torch
+
+    from liveGAN.train.judge import ClassCoverage, load_judge
+
+    coverage = ClassCoverage(load_judge(judge_file))
+
+    def share(images):
+        with torch.no_grad():
+            sure = [coverage.probabilities(torch.rot90(x, k, dims=(-2, -1))).max(1).values
+                    for x in (images, images.flip(-1)) for k in range(4)]
+        drawn, other = sure[0], torch.stack(sure[1:], 1).max(1).values
+        return float(((other >= 0.9) & (drawn < 0.5)).float().mean())
+
+    real = torch.from_numpy(_digits()[0][:512]).float()[:, None] / 127.5 - 1
+    print(f"\nrun-{name}: read only when turned or mirrored (real digits: {share(real):.3f})\n\n"
+          f"| kimg | turned |\n|---:|---:|")
+    for kimg, images in _tick_samples(root, name, since=since):
+        print(f"| {kimg:g} | {share(images.clamp(-1, 1)):.3f} |")
+
+
 def report(root: Path) -> None:
     """Markdown table per run: kimg, classes, confident, top class, coverage, diversity, p."""
     for run in sorted(r for r in root.glob("run-*") if (r / "metrics.jsonl").is_file()):
@@ -280,14 +305,18 @@ def main(argv=None) -> int:
     k = sub.add_parser("copies")
     k.add_argument("root", type=Path)
     k.add_argument("name", help="a small64 run (ROOT/run-NAME)")
+    u = sub.add_parser("turned")
+    u.add_argument("root", type=Path)
+    u.add_argument("name", help="the run (ROOT/run-NAME)")
+    u.add_argument("--judge", type=Path, help="judge file (default: ROOT/judge.safetensors)")
     h = sub.add_parser("heldout")
     h.add_argument("root", type=Path)
     h.add_argument("name", help="a small64 run (ROOT/run-NAME)")
-    for scoring in (r, k, h):
+    for scoring in (r, k, h, u):
         scoring.add_argument("--since", type=float, default=0.0, metavar="KIMG",
                              help="score only the tick models from this kimg on")
     args, extra = parser.parse_known_args(argv)
-    if args.command in ("judge-check", "rejudge") and args.judge is None:
+    if args.command in ("judge-check", "rejudge", "turned") and args.judge is None:
         args.judge = args.root / "judge.safetensors"
     if args.command == "judge-check":
         judge_check(args.judge)
@@ -297,6 +326,9 @@ def main(argv=None) -> int:
         return 0
     if args.command == "copies":
         copies(args.root, args.name, args.since)
+        return 0
+    if args.command == "turned":
+        turned(args.root, args.name, args.judge, args.since)
         return 0
     if args.command == "heldout":
         heldout(args.root, args.name, args.since)
