@@ -238,7 +238,8 @@ def heldout(root: Path, name: str, since: float = 0.0) -> None:
 def turned(root: Path, name: str, judge_file: Path, since: float = 0.0) -> None:
     """Do the augmentations leak? The share of each tick's 512 samples that the judge reads
     confidently (>= 0.9) only when rotated by a quarter turn or more or mirrored, while the
-    sample as drawn is a guess (< 0.5). Real digits give 0; a leak raises it."""
+    sample as drawn is a guess (< 0.5). Real digits give about 0 (0.002 of 512); a leak of the
+    augmentations into the samples would raise it."""
     import torch
 
     from liveGAN.train.judge import ClassCoverage, load_judge
@@ -301,7 +302,8 @@ def main(argv=None) -> int:
     r.add_argument("name", help="the run (ROOT/run-NAME)")
     r.add_argument("--judge", type=Path, help="judge file (default: ROOT/judge.safetensors)")
     r.add_argument("--psi", type=float, default=1.0, help="truncation of the samples")
-    r.add_argument("--samples", type=_samples, default=512, metavar="N", help="samples per tick model, a multiple of 64 (default 512)")
+    r.add_argument("--samples", type=_samples, default=512, metavar="N",
+                   help="samples per tick model, a multiple of 64 (default 512)")
     k = sub.add_parser("copies")
     k.add_argument("root", type=Path)
     k.add_argument("name", help="a small64 run (ROOT/run-NAME)")

@@ -136,7 +136,7 @@ def test_ada_speed_follows_the_data_and_the_run_length():
     assert default_ada_kimg(30, 1797) == pytest.approx(17.97)   # ten epochs of the data
     assert default_ada_kimg(17, 1797) == 17.0   # ... but within the planned run
     assert default_ada_kimg(30, 64) == 16.0     # never faster than 16 kimg: a tiny set ...
-    assert default_ada_kimg(10, 1797) == 16.0   # ... or a short run must not leak the augments
+    assert default_ada_kimg(10, 1797) == 16.0   # ... or a short run: a fast p costs spread
     assert default_ada_kimg(25000, 70000) == 100.0
 
 
