@@ -108,8 +108,8 @@ class TrainError(Exception):
 # ADA's p never goes from 0 to 1 in less than this. Early on D wins because G is still bad, not
 # because it memorised, and a fast p then costs the samples their spread: on 64 digits at 2
 # images per step, p from 0 to 1 in 2 kimg reached 0.4-0.6 by kimg 4-6, and at kimg 12 the
-# samples covered 0.03 and 0.06 of new digits (two seeds) against 0.14 and 0.12 with 16 kimg
-# (bench/RESULTS.md, "ADA's speed on a tiny set at batch 2").
+# samples covered 0.03 and 0.06 of new digits against 0.14 and 0.12 with 16 kimg (a third seed
+# tied at 0.21; bench/RESULTS.md, "ADA's speed on a tiny set at batch 2").
 ADA_FASTEST_KIMG = 16.0
 
 
