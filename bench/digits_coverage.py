@@ -159,7 +159,7 @@ def _tick_samples(root: Path, name: str, psi: float = 1.0, since: float = 0.0,
         with torch.no_grad():
             images = torch.cat([G(torch.randn(64, G.z_dim, generator=g), None,
                                   truncation_psi=psi, noise_mode="const").float()
-                                for _ in range(-(-samples // 64))])
+                                for _ in range(samples // 64)])
         yield float(path.stem[5:]), images
 
 
