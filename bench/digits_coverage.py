@@ -18,6 +18,7 @@ with ADA and with no augmentation.
     python bench/digits_coverage.py copies runs/digits small64     # near copies of the 64
     python bench/digits_coverage.py heldout runs/digits small64    # new digits or the 64?
     python bench/digits_coverage.py turned runs/digits small64     # augmentations leaking?
+    python bench/digits_coverage.py overfit runs/digits small64    # D memorising the 64?
 
 Runs are plain `livegan train` runs (resumable with --resume); this script prepares, keeps a
 copy of the model of every tick (RUN/tick-models/, so another judge can score the same
@@ -62,13 +63,14 @@ def write_digits(root: Path) -> None:
 
 
 def train(root: Path, name: str, kimg: float, extra: list[str]) -> int:
-    """Start the run root/run-NAME, or continue it (--resume) when it has checkpoints."""
+    """Start the run root/run-NAME, or continue it (--resume) when it has checkpoints; `extra`
+    goes to `livegan train` either way (on a resume, options such as --tick change the run)."""
     data = root / ("small64" if name.startswith("small64") else "all")
     run = root / f"run-{name}"
     common = ["--out", str(run), "--kimg", f"{kimg:g}", "--judge", str(root / "judge.safetensors"),
               "--threads", "1", "--no-progress"]
     if (run / "checkpoints").is_dir():
-        args = ["--resume", *common]
+        args = ["--resume", *common, *extra]
     else:
         args = [str(data), "--res", str(RES), *common, *extra]
     cmd = [sys.executable, "-m", "liveGAN.cli", "train", *args]
@@ -95,6 +97,26 @@ def _keep_tick_model(run: Path) -> None:
         keep.parent.mkdir(exist_ok=True)
         shutil.copyfile(run / "model.safetensors", keep.with_suffix(".tmp"))
         os.replace(keep.with_suffix(".tmp"), keep)
+    _keep_tick_discriminator(run, kimg)
+
+
+def _keep_tick_discriminator(run: Path, kimg: float) -> None:
+    """Keep D of the tick at `kimg` (from its checkpoint, written before the metrics row) as
+    RUN/tick-models/D-kimg-K.pt, for `overfit`."""
+    import torch
+
+    keep = run / "tick-models" / f"D-kimg-{kimg:07.3f}.pt"
+    newest = sorted((run / "checkpoints").glob("ckpt-*.pt"))
+    if keep.exists() or not newest or int(newest[-1].stem[5:]) != round(kimg * 1000):
+        return
+    try:
+        state = torch.load(newest[-1], map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError):
+        return  # pruned or being replaced: the next poll tries again
+    kept = {"D": state["D"], "arch": state["arch"], "G_kwargs": state["G_kwargs"],
+            "config": state["config"]}
+    torch.save(kept, keep.with_suffix(".tmp"))
+    os.replace(keep.with_suffix(".tmp"), keep)
 
 
 def _digits():
@@ -235,6 +257,53 @@ def heldout(root: Path, name: str, since: float = 0.0) -> None:
         row(f"{kimg:g}", images.clamp(-1, 1))
 
 
+def overfit(root: Path, name: str, since: float = 0.0) -> None:
+    """Is D memorising the 64 images of a small64 run? StyleGAN2-ADA's own test (its Fig. 1b):
+    D's mean logit on the 64 training images, on 512 real digits it has never seen, and on 512
+    of the tick's samples, for every tick whose D was kept (by `train`, or in the run's
+    checkpoints). 'new at' places the new digits on
+    the line from the samples (0) to the training images (1): near 1, D tells real digits from
+    generated ones; falling toward 0, it has learnt the 64 images rather than the digits, and
+    calls new real digits fake: the overfitting that ADA exists to stop."""
+    import torch
+
+    from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
+
+    train_set, new, _ = _split_64()
+    samples = dict(_tick_samples(root, name, since=since))
+
+    def mean_logit(D, images, batch):
+        # In batches of the run's size, as D saw them: its minibatch-std feature depends on it.
+        with torch.no_grad():
+            return float(torch.cat([D(part) for part in images.split(batch)]).mean())
+
+    print(f"\nrun-{name}: D's mean logit on the 64, on 512 new digits and on 512 samples\n\n"
+          f"| kimg | the 64 | new digits | samples | new at |\n|---:|---:|---:|---:|---:|")
+    run = root / f"run-{name}"
+    # D of every tick: the ones `train` kept, and those still in the run's last checkpoints.
+    found = {int(path.stem[5:]) / 1000: path for path in run.glob("checkpoints/ckpt-*.pt")}
+    found.update({float(path.stem[7:]): path for path in run.glob("tick-models/D-kimg-*.pt")})
+    for kimg, path in sorted(found.items()):
+        if kimg < since or kimg not in samples:
+            continue
+        kept = torch.load(path, map_location="cpu", weights_only=True)
+        g, cfg = kept["G_kwargs"], kept["config"]
+        kwargs = discriminator_kwargs(kept["arch"], g["img_resolution"], g["img_channels"],
+                                      g["c_dim"])
+        if cfg.get("channel_base") is not None:
+            kwargs["channel_base"] = int(cfg["channel_base"])
+        if cfg.get("channel_max") is not None:
+            kwargs["channel_max"] = int(cfg["channel_max"])
+        D = Discriminator(**kwargs, mbstd_group_size=int(cfg["mbstd_group"]),
+                          recon=float(cfg["d_recon"]) > 0)
+        D.load_state_dict(kept["D"])
+        D.eval()
+        batch = int(cfg["batch"])
+        a, b = mean_logit(D, train_set, batch), mean_logit(D, new, batch)
+        f = mean_logit(D, samples[kimg].clamp(-1, 1), batch)
+        print(f"| {kimg:g} | {a:.2f} | {b:.2f} | {f:.2f} | {(b - f) / (a - f):.2f} |")
+
+
 def turned(root: Path, name: str, judge_file: Path, since: float = 0.0) -> None:
     """Do the augmentations leak? The share of each tick's 512 samples that the judge reads
     confidently (>= 0.9) only when rotated by a quarter turn or more or mirrored, while the
@@ -314,10 +383,15 @@ def main(argv=None) -> int:
     h = sub.add_parser("heldout")
     h.add_argument("root", type=Path)
     h.add_argument("name", help="a small64 run (ROOT/run-NAME)")
-    for scoring in (r, k, h, u):
+    o = sub.add_parser("overfit")
+    o.add_argument("root", type=Path)
+    o.add_argument("name", help="a small64 run (ROOT/run-NAME)")
+    for scoring in (r, k, h, u, o):
         scoring.add_argument("--since", type=float, default=0.0, metavar="KIMG",
                              help="score only the tick models from this kimg on")
     args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "train":  # only `train` passes options on (to livegan train)
+        parser.error(f"{args.command}: unknown option(s): {' '.join(extra)}")
     if args.command in ("judge-check", "rejudge", "turned") and args.judge is None:
         args.judge = args.root / "judge.safetensors"
     if args.command == "judge-check":
@@ -334,6 +408,9 @@ def main(argv=None) -> int:
         return 0
     if args.command == "heldout":
         heldout(args.root, args.name, args.since)
+        return 0
+    if args.command == "overfit":
+        overfit(args.root, args.name, args.since)
         return 0
     if args.command == "prepare":
         write_digits(args.root)
