@@ -21,8 +21,8 @@ with ADA and with no augmentation.
     python bench/digits_coverage.py overfit runs/digits small64    # D memorising the 64?
 
 Runs are plain `livegan train` runs (resumable with --resume); this script prepares, keeps a
-copy of the model of every tick (RUN/tick-models/, so another judge can score the same
-models later: `rejudge`) and reports.
+copy of the model and of D of every tick (RUN/tick-models/, so another judge can score the same
+models later: `rejudge`; `overfit` reads D) and reports.
 """
 from __future__ import annotations
 
@@ -261,16 +261,15 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
     """Is D memorising the 64 images of a small64 run? StyleGAN2-ADA's own test (its Fig. 1b):
     D's mean logit on the 64 training images, on 512 real digits it has never seen, and on 512
     of the tick's samples, for every tick whose D was kept (by `train`, or in the run's
-    checkpoints). 'new at' places the new digits on
-    the line from the samples (0) to the training images (1): near 1, D tells real digits from
-    generated ones; falling toward 0, it has learnt the 64 images rather than the digits, and
-    calls new real digits fake: the overfitting that ADA exists to stop."""
+    checkpoints). 'new at' places the new digits on the line from the samples (0) to the
+    training images (1): near 1, D tells real digits from generated ones; falling toward 0, it
+    has learnt the 64 images rather than the digits, and calls new real digits fake: the
+    overfitting that ADA exists to stop."""
     import torch
 
     from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
 
     train_set, new, _ = _split_64()
-    samples = dict(_tick_samples(root, name, since=since))
 
     def mean_logit(D, images, batch):
         # In batches of the run's size, as D saw them: its minibatch-std feature depends on it.
@@ -283,10 +282,10 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
     # D of every tick: the ones `train` kept, and those still in the run's last checkpoints.
     found = {int(path.stem[5:]) / 1000: path for path in run.glob("checkpoints/ckpt-*.pt")}
     found.update({float(path.stem[7:]): path for path in run.glob("tick-models/D-kimg-*.pt")})
-    for kimg, path in sorted(found.items()):
-        if kimg < since or kimg not in samples:
+    for kimg, samples in _tick_samples(root, name, since=since):
+        if kimg not in found:
             continue
-        kept = torch.load(path, map_location="cpu", weights_only=True)
+        kept = torch.load(found[kimg], map_location="cpu", weights_only=True)
         g, cfg = kept["G_kwargs"], kept["config"]
         kwargs = discriminator_kwargs(kept["arch"], g["img_resolution"], g["img_channels"],
                                       g["c_dim"])
@@ -300,7 +299,7 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
         D.eval()
         batch = int(cfg["batch"])
         a, b = mean_logit(D, train_set, batch), mean_logit(D, new, batch)
-        f = mean_logit(D, samples[kimg].clamp(-1, 1), batch)
+        f = mean_logit(D, samples.clamp(-1, 1), batch)
         print(f"| {kimg:g} | {a:.2f} | {b:.2f} | {f:.2f} | {(b - f) / (a - f):.2f} |")
 
 
