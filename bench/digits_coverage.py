@@ -365,29 +365,25 @@ def main(argv=None) -> int:
     c = sub.add_parser("judge-check")
     c.add_argument("root", type=Path)
     c.add_argument("--judge", type=Path, help="judge file (default: ROOT/judge.safetensors)")
-    r = sub.add_parser("rejudge")
-    r.add_argument("root", type=Path)
-    r.add_argument("name", help="the run (ROOT/run-NAME)")
-    r.add_argument("--judge", type=Path, help="judge file (default: ROOT/judge.safetensors)")
+
+    def scoring(command: str, runs: str):
+        """A subcommand that scores the kept tick models of one run."""
+        p = sub.add_parser(command)
+        p.add_argument("root", type=Path)
+        p.add_argument("name", help=f"{runs} (ROOT/run-NAME)")
+        p.add_argument("--since", type=float, default=0.0, metavar="KIMG",
+                       help="score only the tick models from this kimg on")
+        return p
+
+    r = scoring("rejudge", "the run")
     r.add_argument("--psi", type=float, default=1.0, help="truncation of the samples")
     r.add_argument("--samples", type=_samples, default=512, metavar="N",
                    help="samples per tick model, a multiple of 64 (default 512)")
-    k = sub.add_parser("copies")
-    k.add_argument("root", type=Path)
-    k.add_argument("name", help="a small64 run (ROOT/run-NAME)")
-    u = sub.add_parser("turned")
-    u.add_argument("root", type=Path)
-    u.add_argument("name", help="the run (ROOT/run-NAME)")
-    u.add_argument("--judge", type=Path, help="judge file (default: ROOT/judge.safetensors)")
-    h = sub.add_parser("heldout")
-    h.add_argument("root", type=Path)
-    h.add_argument("name", help="a small64 run (ROOT/run-NAME)")
-    o = sub.add_parser("overfit")
-    o.add_argument("root", type=Path)
-    o.add_argument("name", help="a small64 run (ROOT/run-NAME)")
-    for scoring in (r, k, h, u, o):
-        scoring.add_argument("--since", type=float, default=0.0, metavar="KIMG",
-                             help="score only the tick models from this kimg on")
+    for judged in (r, scoring("turned", "the run")):
+        judged.add_argument("--judge", type=Path,
+                            help="judge file (default: ROOT/judge.safetensors)")
+    for command in ("copies", "heldout", "overfit"):
+        scoring(command, "a small64 run")
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "train":  # only `train` passes options on (to livegan train)
         parser.error(f"{args.command}: unknown option(s): {' '.join(extra)}")
