@@ -307,7 +307,9 @@ def turned(root: Path, name: str, judge_file: Path, since: float = 0.0) -> None:
     """Do the augmentations leak? The share of each tick's 512 samples that the judge reads
     confidently (>= 0.9) only when rotated by a quarter turn or more or mirrored, while the
     sample as drawn is a guess (< 0.5). Real digits give about 0 (0.002 of 512); a leak of the
-    augmentations into the samples would raise it."""
+    augmentations into the samples would raise it. Beside it, the colour transforms: the share
+    of samples whose frame (the outer 4 pixels) is lighter than mid-grey, as after a luma flip
+    or a strong brightness shift; real digits have a black frame."""
     import torch
 
     from liveGAN.train.judge import ClassCoverage, load_judge
@@ -321,11 +323,18 @@ def turned(root: Path, name: str, judge_file: Path, since: float = 0.0) -> None:
         drawn, other = sure[0], torch.stack(sure[1:], 1).max(1).values
         return float(((other >= 0.9) & (drawn < 0.5)).float().mean())
 
+    def light(images):
+        frame = torch.ones(images.shape[-2:], dtype=torch.bool)
+        frame[4:-4, 4:-4] = False
+        return float((images[..., frame].mean(-1).flatten() > 0).float().mean())
+
     real = torch.from_numpy(_digits()[0][:512]).float()[:, None] / 127.5 - 1
-    print(f"\nrun-{name}: read only when turned or mirrored (real digits: {share(real):.3f})\n\n"
-          f"| kimg | turned |\n|---:|---:|")
+    print(f"\nrun-{name}: read only when turned or mirrored, and a light frame (real digits: "
+          f"{share(real):.3f} and {light(real):.3f})\n\n| kimg | turned | light frame |\n"
+          f"|---:|---:|---:|")
     for kimg, images in _tick_samples(root, name, since=since):
-        print(f"| {kimg:g} | {share(images.clamp(-1, 1)):.3f} |")
+        images = images.clamp(-1, 1)
+        print(f"| {kimg:g} | {share(images):.3f} | {light(images):.3f} |")
 
 
 def report(root: Path) -> None:
