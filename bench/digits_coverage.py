@@ -267,7 +267,7 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
     overfitting that ADA exists to stop."""
     import torch
 
-    from liveGAN.train.discriminator import Discriminator, discriminator_kwargs
+    from liveGAN.train.loop import TrainConfig, build_discriminator
 
     train_set, new, _ = _split_64()
 
@@ -286,18 +286,11 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
         if kimg not in found:
             continue
         kept = torch.load(found[kimg], map_location="cpu", weights_only=True)
-        g, cfg = kept["G_kwargs"], kept["config"]
-        kwargs = discriminator_kwargs(kept["arch"], g["img_resolution"], g["img_channels"],
-                                      g["c_dim"])
-        if cfg.get("channel_base") is not None:
-            kwargs["channel_base"] = int(cfg["channel_base"])
-        if cfg.get("channel_max") is not None:
-            kwargs["channel_max"] = int(cfg["channel_max"])
-        D = Discriminator(**kwargs, mbstd_group_size=int(cfg["mbstd_group"]),
-                          recon=float(cfg["d_recon"]) > 0)
+        g, cfg = kept["G_kwargs"], TrainConfig(**{"d_recon": 0.0, **kept["config"]})
+        D = build_discriminator(cfg, kept["arch"], g["img_channels"], g["c_dim"])
         D.load_state_dict(kept["D"])
         D.eval()
-        batch = int(cfg["batch"])
+        batch = int(cfg.batch)
         a, b = mean_logit(D, train_set, batch), mean_logit(D, new, batch)
         f = mean_logit(D, samples.clamp(-1, 1), batch)
         print(f"| {kimg:g} | {a:.2f} | {b:.2f} | {f:.2f} | {(b - f) / (a - f):.2f} |")

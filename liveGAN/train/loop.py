@@ -226,14 +226,20 @@ def _build_networks(cfg: TrainConfig, saved: tuple[str, dict] | None = None, cha
     else:
         arch, g_kwargs = cfg.arch, generator_kwargs(cfg, channels)
         G = build(arch, g_kwargs)
-    d_kwargs = discriminator_kwargs(arch, cfg.res, int(G.img_channels), int(G.c_dim))
+    D = build_discriminator(cfg, arch, int(G.img_channels), int(G.c_dim))
+    return G.train().requires_grad_(False), dict(g_kwargs), arch, D
+
+
+def build_discriminator(cfg: TrainConfig, arch: str, img_channels: int, c_dim: int):
+    """The run's D as `cfg` shapes it (also what a checkpoint's config rebuilds)."""
+    d_kwargs = discriminator_kwargs(arch, cfg.res, img_channels, c_dim)
     if cfg.channel_base is not None:
         d_kwargs["channel_base"] = int(cfg.channel_base)
     if cfg.channel_max is not None:
         d_kwargs["channel_max"] = int(cfg.channel_max)
     d_kwargs["mbstd_group_size"] = int(cfg.mbstd_group)
     d_kwargs["recon"] = cfg.d_recon > 0
-    return G.train().requires_grad_(False), dict(g_kwargs), arch, Discriminator(**d_kwargs)
+    return Discriminator(**d_kwargs)
 
 
 class _GeneratorPass(torch.nn.Module):
