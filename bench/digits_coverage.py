@@ -264,7 +264,10 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
     checkpoints). 'new at' places the new digits on the line from the samples (0) to the
     training images (1): near 1, D tells real digits from generated ones; falling toward 0, it
     has learnt the 64 images rather than the digits, and calls new real digits fake: the
-    overfitting that ADA exists to stop."""
+    overfitting that ADA exists to stop. 'negated at' is the same for the new digits negated
+    (light ground, dark strokes: what ADA's luma flip makes of a grey image): D sees them in
+    both halves at the same rate. 'neg. samples' is D's logit on the tick's samples negated:
+    above 'samples', a generator that turns its samples negative gains by it."""
     import torch
 
     from liveGAN.train.loop import TrainConfig, build_discriminator
@@ -277,7 +280,8 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
             return float(torch.cat([D(part) for part in images.split(batch)]).mean())
 
     print(f"\nrun-{name}: D's mean logit on the 64, on 512 new digits and on 512 samples\n\n"
-          f"| kimg | the 64 | new digits | samples | new at |\n|---:|---:|---:|---:|---:|")
+          f"| kimg | the 64 | new digits | samples | new at | negated | negated at | "
+          f"neg. samples |\n|---:|---:|---:|---:|---:|---:|---:|---:|")
     run = root / f"run-{name}"
     # D of every tick: the ones `train` kept, and those still in the run's last checkpoints.
     found = {int(path.stem[5:]) / 1000: path for path in run.glob("checkpoints/ckpt-*.pt")}
@@ -293,7 +297,10 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
         batch = int(cfg.batch)
         a, b = mean_logit(D, train_set, batch), mean_logit(D, new, batch)
         f = mean_logit(D, samples.clamp(-1, 1), batch)
-        print(f"| {kimg:g} | {a:.2f} | {b:.2f} | {f:.2f} | {(b - f) / (a - f):.2f} |")
+        n = mean_logit(D, -new, batch)
+        nf = mean_logit(D, -samples.clamp(-1, 1), batch)
+        print(f"| {kimg:g} | {a:.2f} | {b:.2f} | {f:.2f} | {(b - f) / (a - f):.2f} | {n:.2f} "
+              f"| {(n - f) / (a - f):.2f} | {nf:.2f} |", flush=True)
 
 
 def turned(root: Path, name: str, judge_file: Path, since: float = 0.0) -> None:
@@ -302,7 +309,10 @@ def turned(root: Path, name: str, judge_file: Path, since: float = 0.0) -> None:
     sample as drawn is a guess (< 0.5). Real digits give about 0 (0.002 of 512); a leak of the
     augmentations into the samples would raise it. Beside it, the colour transforms: the share
     of samples whose frame (the outer 4 pixels) is lighter than mid-grey, as after a luma flip
-    or a strong brightness shift; real digits have a black frame."""
+    or a strong brightness shift; real digits have a black frame. And a grey ground: the share
+    whose darkest quarter of pixels is not black (25th percentile above -0.5, on [-1, 1]), as
+    when a generator is on its way between dark and light grounds; every real digit's is
+    below -0.9."""
     import torch
 
     from liveGAN.train.judge import ClassCoverage, load_judge
@@ -321,13 +331,17 @@ def turned(root: Path, name: str, judge_file: Path, since: float = 0.0) -> None:
         frame[4:-4, 4:-4] = False
         return float((images[..., frame].mean(-1).flatten() > 0).float().mean())
 
+    def grey(images):
+        return float((images.flatten(1).quantile(0.25, dim=1) > -0.5).float().mean())
+
     real = torch.from_numpy(_digits()[0][:512]).float()[:, None] / 127.5 - 1
     print(f"\nrun-{name}: read only when turned or mirrored, and a light frame (real digits: "
-          f"{share(real):.3f} and {light(real):.3f})\n\n| kimg | turned | light frame |\n"
-          f"|---:|---:|---:|")
+          f"{share(real):.3f}, {light(real):.3f} and {grey(real):.3f})\n\n"
+          f"| kimg | turned | light frame | grey ground |\n|---:|---:|---:|---:|")
     for kimg, images in _tick_samples(root, name, since=since):
         images = images.clamp(-1, 1)
-        print(f"| {kimg:g} | {share(images):.3f} | {light(images):.3f} |")
+        print(f"| {kimg:g} | {share(images):.3f} | {light(images):.3f} | {grey(images):.3f} |",
+              flush=True)
 
 
 def report(root: Path) -> None:

@@ -110,9 +110,9 @@ class ADA(torch.nn.Module):
     Grey images get brightness and contrast only. On one channel the luma flip is negation, and
     a negated digit is still a clean digit: D learns from the flipped reals that light-ground
     digits are real, and rates the negated copies of its own samples above the samples, so G
-    gains by flipping its output (measured on 64 grey digits: D's mean logit on the negated
-    samples 1.0-1.8 above the samples' at every tick before the samples went light-ground, and
-    8-10 below it with no augmentation; bench/RESULTS.md).
+    gains by flipping its output (measured on 64 grey digits, two seeds: D's mean logit on the
+    negated samples 0.4-2.1 above the samples' at every tick read before the samples went light
+    or grey, and 5.6-9.0 below it with no augmentation; bench/RESULTS.md).
     Cutout: as in DiffAugment, with probability p.
     """
 
