@@ -265,9 +265,10 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
     training images (1): near 1, D tells real digits from generated ones; falling toward 0, it
     has learnt the 64 images rather than the digits, and calls new real digits fake: the
     overfitting that ADA exists to stop. 'negated at' is the same for the new digits negated
-    (light ground, dark strokes: what ADA's luma flip makes of a grey image): D sees them in
-    both halves at the same rate. 'neg. samples' is D's logit on the tick's samples negated:
-    above 'samples', a generator that turns its samples negative gains by it."""
+    (light ground, dark strokes: what ADA's luma flip made of a grey image; under it D saw
+    them among reals and samples at the same rate). 'neg. samples' is D's logit on the tick's
+    samples negated: above 'samples', a generator that turns its samples negative gains by
+    it."""
     import torch
 
     from liveGAN.train.loop import TrainConfig, build_discriminator
@@ -335,8 +336,8 @@ def turned(root: Path, name: str, judge_file: Path, since: float = 0.0) -> None:
         return float((images.flatten(1).quantile(0.25, dim=1) > -0.5).float().mean())
 
     real = torch.from_numpy(_digits()[0][:512]).float()[:, None] / 127.5 - 1
-    print(f"\nrun-{name}: read only when turned or mirrored, and a light frame (real digits: "
-          f"{share(real):.3f}, {light(real):.3f} and {grey(real):.3f})\n\n"
+    print(f"\nrun-{name}: read only when turned or mirrored, a light frame and a grey ground (real "
+          f"digits: {share(real):.3f}, {light(real):.3f} and {grey(real):.3f})\n\n"
           f"| kimg | turned | light frame | grey ground |\n|---:|---:|---:|---:|")
     for kimg, images in _tick_samples(root, name, since=since):
         images = images.clamp(-1, 1)
