@@ -297,9 +297,9 @@ def overfit(root: Path, name: str, since: float = 0.0) -> None:
         D.eval()
         batch = int(cfg.batch)
         a, b = mean_logit(D, train_set, batch), mean_logit(D, new, batch)
-        f = mean_logit(D, samples.clamp(-1, 1), batch)
+        samples = samples.clamp(-1, 1)
+        f, nf = mean_logit(D, samples, batch), mean_logit(D, -samples, batch)
         n = mean_logit(D, -new, batch)
-        nf = mean_logit(D, -samples.clamp(-1, 1), batch)
         print(f"| {kimg:g} | {a:.2f} | {b:.2f} | {f:.2f} | {(b - f) / (a - f):.2f} | {n:.2f} "
               f"| {(n - f) / (a - f):.2f} | {nf:.2f} |", flush=True)
 
